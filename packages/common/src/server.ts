@@ -1,0 +1,124 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { DescService } from "@bufbuild/protobuf";
+import { registerHealth } from "./health.js";
+import { registerReflection } from "./reflection.js";
+import type { Logger } from "./logger.js";
+
+/** A plain HTTP handler for HTTP/1.1 and HTTP/2 requests alike (connect-node keeps its name private). */
+export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+
+/** What a process serves on one port. */
+export interface ServeOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Registers the RPC implementations. */
+  routes: (router: ConnectRouter) => void;
+  /** The services `routes` registers, for health and reflection. */
+  services: readonly DescService[];
+  /** Handles every request no RPC route matches: the REST edge, when this process has one. */
+  fallback?: HttpHandler;
+  /** Largest RPC message read or written. */
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  readonly port: number;
+  /** `http://host:port`, for clients. */
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests and streams finish for up to `graceMs`, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Serves Connect, gRPC and gRPC-Web on one port, over HTTP/1.1 and cleartext
+ * HTTP/2 both: the first bytes of a connection tell which (HTTP/2 with prior
+ * knowledge opens with a fixed preface). So `@grpc/grpc-js` and grpcurl reach
+ * the same port as curl and the OpenAI SDKs. Health and reflection are
+ * always served.
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const serviceNames = options.services.map((s) => s.typeName);
+  let health: { setNotServing(): void } | undefined;
+  const handler = connectNodeAdapter({
+    routes(router) {
+      options.routes(router);
+      health = registerHealth(router, serviceNames);
+      registerReflection(
+        router,
+        options.services.map((s) => s.file),
+        serviceNames,
+      );
+    },
+    readMaxBytes: options.maxMessageBytes,
+    writeMaxBytes: options.maxMessageBytes,
+    fallback: options.fallback,
+  });
+
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+
+  return {
+    port: address.port,
+    url: `http://${host}:${address.port}`,
+    async close(graceMs = 10_000) {
+      health?.setNotServing();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const deadline = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      deadline.unref();
+      // Idle keep-alive sockets close as their requests finish.
+      const poll = setInterval(() => h1.closeIdleConnections(), 100);
+      await closed;
+      clearInterval(poll);
+      clearTimeout(deadline);
+    },
+  };
+}
+
+/** Reads just enough of a new connection to tell HTTP/2 from HTTP/1.1, then puts the bytes back. */
+function sniff(socket: net.Socket, decide: (isHttp2: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  const onReadable = () => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) seen = Buffer.concat([seen, chunk]);
+    const prefix = seen.subarray(0, Math.min(seen.length, HTTP2_PREFACE.length));
+    const couldBeHttp2 = prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length));
+    if (couldBeHttp2 && seen.length < HTTP2_PREFACE.length) return;
+    socket.off("readable", onReadable);
+    socket.unshift(seen);
+    decide(couldBeHttp2);
+  };
+  socket.on("readable", onReadable);
+}
