@@ -1,4 +1,4 @@
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 
@@ -8,6 +8,7 @@ export interface TransportOptions {
   maxMessageBytes: number;
   /** Deadline for calls that set none of their own. */
   defaultTimeoutMs?: number;
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -25,6 +26,7 @@ export function createServiceTransport(baseUrl: string, options: TransportOption
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
     defaultTimeoutMs: options.defaultTimeoutMs,
+    interceptors: options.interceptors,
   });
 }
 

@@ -14,6 +14,8 @@ export const Reason = {
   UpstreamTimeout: "upstream_timeout",
   UpstreamUnavailable: "upstream_unavailable",
   UnsupportedFeature: "unsupported_feature",
+  /** This deployment's own provider config is wrong (unknown provider, missing URL or secret): an operator must act. */
+  ProviderMisconfigured: "provider_misconfigured",
   Internal: "internal_error",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

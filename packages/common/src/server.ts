@@ -64,6 +64,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
 
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  // h1 never listens itself (the sniffing server hands it sockets), but Node
+  // starts its connection tracking on "listening": without it header and
+  // request timeouts are not enforced and closeIdleConnections() does nothing.
+  h1.emit("listening");
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();

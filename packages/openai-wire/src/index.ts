@@ -2,24 +2,47 @@
  * OpenAI's wire format, in one place: the REST edge parses client JSON with
  * it and renders answers with it, and the OpenAI adapter renders upstream
  * requests and parses upstream answers with it. Both directions of every
- * message live here so a round trip through the mesh is lossless.
+ * message live here so a round trip through the mesh is lossless:
+ * `xToJson(xFromJson(json))` deep-equals `json` for the documents OpenAI
+ * sends and accepts (a request minus `stream`/`stream_options`), because
+ * every field the proto does not model — and every explicit null or empty
+ * list it cannot express — is kept in the messages' `extraJson`.
  *
- * CONTRACT (implemented by the files beside this one):
- *
- * chatRequestFromJson(body: unknown): ChatRequest
- *   Validates a client's /v1/chat/completions body; throws WireError (with
- *   `param`, e.g. "messages[2].role") on anything invalid. Unknown top-level
- *   fields go to `extraJson`; unknown message fields to the message's
- *   `extraJson`; unknown content part types to `otherJson`. The `stream`
- *   flag is returned separately: see parseChatCompletionBody.
- * chatRequestToJson(req: ChatRequest): Record<string, unknown>
- *   The upstream body (without `stream`/`stream_options`, which the caller adds).
- * chatResponseFromJson(json: unknown): ChatResponse            (upstream → mesh)
- * chatResponseToJson(res: ChatResponse): Record<string, unknown> (mesh → client)
- * chatChunkFromJson(json: unknown): ChatChunk
- * chatChunkToJson(chunk: ChatChunk): Record<string, unknown>
- * embedRequestFromJson / embedRequestToJson / embedResponseFromJson / embedResponseToJson
- * modelToJson(model: ModelInfo) / modelListToJson(models: ModelInfo[])
- * SseParser: incremental `text/event-stream` parser for upstream streams.
+ * Parsing functions throw WireError (with `param`, e.g. "messages[2].role")
+ * on anything invalid; client input is validated strictly, upstream answers
+ * only as far as needed to map them.
  */
-export {};
+export { WireError } from "./errors.js";
+export { chatRequestFromJson, chatRequestToJson, type ParsedChatRequest } from "./chat-request.js";
+export { chatResponseFromJson, chatResponseToJson } from "./chat-response.js";
+export { chatChunkFromJson, chatChunkToJson } from "./chat-chunk.js";
+export { embedRequestFromJson, embedRequestToJson, embedResponseFromJson, embedResponseToJson } from "./embeddings.js";
+export { modelToJson, modelListToJson } from "./models.js";
+export { SseParser, formatSse, type SseEvent } from "./sse.js";
+export type {
+  ChatCompletionChunkJson,
+  ChatCompletionJson,
+  ChatCompletionRequestJson,
+  ChatMessageJson,
+  ChoiceJson,
+  ChunkChoiceJson,
+  ContentPartJson,
+  DeltaJson,
+  EmbeddingJson,
+  EmbeddingRequestJson,
+  EmbeddingResponseJson,
+  FilePartJson,
+  FunctionDefinitionJson,
+  ImageUrlPartJson,
+  InputAudioPartJson,
+  ModelJson,
+  ModelListJson,
+  OtherPartJson,
+  ResponseFormatJson,
+  TextPartJson,
+  ToolCallDeltaJson,
+  ToolCallJson,
+  ToolChoiceJson,
+  ToolJson,
+  UsageJson,
+} from "./types.js";

@@ -1,0 +1,77 @@
+import { createClient, createRouterTransport, type Client, type Transport } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { AdapterService, PolicyService, RouterService } from "@llmmesh/proto";
+import { createServiceTransport } from "../clients.js";
+import { forwardableErrors } from "./interceptors.js";
+import type { ConfigStore } from "../config/store.js";
+import type { BuiltComponent, Component, MeshClients } from "./component.js";
+import { adapterUrl, serviceUrl } from "./addresses.js";
+
+/** Components hosted in this process, built on first use. */
+export interface LocalComponents {
+  find(predicate: (component: Component) => boolean): { component: Component; built: () => BuiltComponent } | undefined;
+}
+
+/**
+ * Resolves each dependency to an in-process transport when this process
+ * hosts it, or to a pooled network transport otherwise. Transports are made
+ * once per address and reused for every request.
+ */
+export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, local: LocalComponents): MeshClients {
+  const remote = new Map<string, Transport>();
+  const inProcess = new Map<string, Transport>();
+  const clients = new Map<string, Client<DescService>>();
+
+  const maxMessageBytes = () => config.current().config.server.rpc_max_bytes;
+  const remoteTransport = (url: string) => {
+    let transport = remote.get(url);
+    if (!transport) {
+      transport = createServiceTransport(url, { maxMessageBytes: maxMessageBytes(), interceptors: [forwardableErrors] });
+      remote.set(url, transport);
+    }
+    return transport;
+  };
+  const localTransport = (name: string, built: () => BuiltComponent) => {
+    let transport = inProcess.get(name);
+    if (!transport) {
+      transport = createRouterTransport((router) => built().register(router), {
+        router: { readMaxBytes: maxMessageBytes(), writeMaxBytes: maxMessageBytes() },
+        transport: { interceptors: [forwardableErrors] },
+      });
+      inProcess.set(name, transport);
+    }
+    return transport;
+  };
+  const client = <S extends DescService>(service: S, where: string, transport: () => Transport): Client<S> => {
+    const key = `${service.typeName}@${where}`;
+    let found = clients.get(key);
+    if (!found) {
+      found = createClient(service, transport());
+      clients.set(key, found);
+    }
+    return found as Client<S>;
+  };
+
+  const serviceClientFor = <S extends DescService>(service: S, kind: "router" | "policy"): Client<S> => {
+    const hosted = local.find((c) => c.name === kind);
+    if (hosted) return client(service, `local:${kind}`, () => localTransport(kind, hosted.built));
+    const url = serviceUrl(kind, config.current().config, env);
+    return client(service, `remote:${url}`, () => remoteTransport(url));
+  };
+
+  return {
+    get router() {
+      return serviceClientFor(RouterService, "router");
+    },
+    get policy() {
+      return serviceClientFor(PolicyService, "policy");
+    },
+    adapterFor(adapterName) {
+      const hosted = local.find((c) => c.adapterName === adapterName);
+      if (hosted) return client(AdapterService, `local:${hosted.component.name}`, () => localTransport(hosted.component.name, hosted.built));
+      const url = adapterUrl(adapterName, config.current().config, env);
+      if (!url) return undefined;
+      return client(AdapterService, `remote:${url}`, () => remoteTransport(url));
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
+
+/**
+ * A downstream service's error, ready to be thrown again by the service that
+ * called it: same code, message and details, but none of the downstream
+ * response's headers. Connect servers merge an error's metadata into their
+ * own response, so a forwarded `content-length` or `content-type` would
+ * corrupt it (HTTP/2 resets the stream).
+ */
+export function forwardableError(err: unknown): unknown {
+  if (!(err instanceof ConnectError) || isEmpty(err.metadata)) return err;
+  const forwarded = new ConnectError(err.rawMessage, err.code, undefined, undefined, err.cause);
+  forwarded.details.push(...err.details);
+  return forwarded;
+}
+
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers.keys()) return false;
+  return true;
+}
+
+/** Client interceptor: errors from downstream calls (unary or mid-stream) come out forwardable. */
+export const forwardableErrors: Interceptor = (next) => async (request) => {
+  try {
+    const response = await next(request);
+    if (!response.stream) return response;
+    const messages = response.message;
+    return {
+      ...response,
+      message: (async function* () {
+        try {
+          yield* messages;
+        } catch (err) {
+          throw forwardableError(err);
+        }
+      })(),
+    };
+  } catch (err) {
+    throw forwardableError(err);
+  }
+};

@@ -1,0 +1,68 @@
+import { loadConfigFile } from "../config/load.js";
+import { ConfigStore } from "../config/store.js";
+import { portFromEnv } from "../env.js";
+import { createLogger } from "../logger.js";
+import type { Component } from "./component.js";
+import { hostComponents, type Host } from "./host.js";
+
+/** Where a process finds its config when LLMMESH_CONFIG is not set. */
+export const DEFAULT_CONFIG_PATH = "config/llmmesh.yaml";
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/**
+ * Runs the given components as this process: config from LLMMESH_CONFIG,
+ * HOST/PORT from the environment, a start-up summary on stdout, and a
+ * graceful drain on SIGTERM/SIGINT. Every service's `main` and the
+ * all-in-one launcher are this call with different components.
+ */
+export async function runProcess(components: readonly Component[], env: NodeJS.ProcessEnv = process.env): Promise<Host> {
+  const names = components.map((c) => c.name).join("+");
+  const logger = createLogger({ process: names });
+  const configPath = env.LLMMESH_CONFIG || DEFAULT_CONFIG_PATH;
+  const config = new ConfigStore(await loadConfigFile(configPath));
+  const host = env.HOST || "127.0.0.1";
+  const port = portFromEnv("PORT", components[0]?.defaultPort ?? 0, env);
+
+  const snapshot = config.current();
+  const servesPolicy = components.some((c) => c.name === "policy");
+  if (servesPolicy && snapshot.config.keys.length === 0 && !LOOPBACK.has(host)) {
+    logger.warn("no API keys configured and listening beyond loopback: anyone who can reach this port may use every model", { host });
+  }
+
+  const running = await hostComponents({ components, config, logger, host, port, env });
+  const summary = [
+    `LLM Mesh ${names} listening on ${running.server.url}`,
+    `  config ${configPath} (revision ${snapshot.revision})`,
+  ];
+  if (components.some((c) => c.name === "gateway")) {
+    summary.push(`  OpenAI API: ${running.server.url}/v1`, `  models: ${[...snapshot.models.keys()].join(", ") || "(none)"}`);
+  }
+  summary.push(`  gRPC/Connect services: ${running.services.join(", ") || "(none)"}`);
+  process.stdout.write(summary.join("\n") + "\n");
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("draining before exit", { signal });
+    running.close(Number(env.LLMMESH_DRAIN_MS) || 10_000).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  return running;
+}
+
+/** The entry point of every `main`: run, and on a start-up failure print why (no stack) and exit 1. */
+export function runMain(start: () => Promise<unknown>): void {
+  start().catch((err: unknown) => {
+    process.stderr.write(`llmmesh: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

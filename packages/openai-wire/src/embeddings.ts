@@ -1,0 +1,198 @@
+/**
+ * `/v1/embeddings` requests and answers ⇄ `EmbedRequest` / `EmbedResponse`.
+ * Vectors stay doubles end to end (a JSON number parsed and re-serialised by
+ * V8 prints the same digits), and base64 vectors stay the upstream's string.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  EmbeddingSchema,
+  EmbedRequestSchema,
+  EmbedResponseSchema,
+  StringListSchema,
+  TokenListSchema,
+  TokenListsSchema,
+  type Embedding,
+  type EmbedRequest,
+  type EmbedResponse,
+} from "@llmmesh/proto";
+import { WireError } from "./errors.js";
+import {
+  childParam,
+  expectArray,
+  expectInteger,
+  expectObject,
+  expectString,
+  ExtraFields,
+  int64ToNumber,
+  isObject,
+  mergeExtra,
+  rejectErrorBody,
+} from "./guards.js";
+import type { EmbeddingJson, EmbeddingRequestJson, EmbeddingResponseJson } from "./types.js";
+import { usageFromJson, usageToJson } from "./usage.js";
+
+const ENCODING_FORMATS: ReadonlySet<string> = new Set(["float", "base64"]);
+
+/**
+ * Parses and validates a client's `/v1/embeddings` body. `input` may be a
+ * string, strings, one token list or several token lists; anything else
+ * (including an empty array, whose kind cannot be told) is a WireError.
+ */
+export function embedRequestFromJson(body: unknown): EmbedRequest {
+  if (!isObject(body)) throw new WireError("The request body must be a JSON object.");
+  const req = create(EmbedRequestSchema);
+  const extra = new ExtraFields();
+  let hasModel = false;
+  let hasInput = false;
+  for (const key of Object.keys(body)) {
+    const v = body[key];
+    if (v === null && key !== "model" && key !== "input") {
+      extra.set(key, null);
+      continue;
+    }
+    switch (key) {
+      case "model":
+        req.model = expectString(v, key);
+        if (req.model.length === 0) throw new WireError("Invalid 'model': expected a non-empty string.", key);
+        hasModel = true;
+        break;
+      case "input":
+        req.input = inputFromJson(v);
+        hasInput = true;
+        break;
+      case "dimensions":
+        req.dimensions = expectInteger(v, key, { min: 1 });
+        break;
+      case "encoding_format": {
+        const format = expectString(v, key);
+        if (!ENCODING_FORMATS.has(format)) {
+          throw new WireError(`Invalid 'encoding_format': expected 'float' or 'base64', got '${format}'.`, key);
+        }
+        req.encodingFormat = format;
+        break;
+      }
+      case "user":
+        req.user = expectString(v, key);
+        break;
+      default:
+        extra.set(key, v);
+    }
+  }
+  if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
+  if (!hasInput) throw new WireError("Missing required parameter: 'input'.", "input");
+  req.extraJson = extra.toJson();
+  return req;
+}
+
+function inputFromJson(v: unknown): EmbedRequest["input"] {
+  if (typeof v === "string") return { case: "text", value: v };
+  const list = expectArray(v, "input");
+  if (list.length === 0) throw new WireError("Invalid 'input': expected a non-empty array.", "input");
+  const first = list[0];
+  if (typeof first === "string") {
+    const values = list.map((s, i) => expectString(s, childParam("input", i)));
+    return { case: "texts", value: create(StringListSchema, { values }) };
+  }
+  if (typeof first === "number") {
+    return { case: "tokens", value: tokenList(list, "input") };
+  }
+  if (Array.isArray(first)) {
+    const lists = list.map((l, i) => tokenList(expectArray(l, childParam("input", i)), childParam("input", i)));
+    return { case: "tokenLists", value: create(TokenListsSchema, { lists }) };
+  }
+  throw new WireError("Invalid 'input[0]': expected a string, a token id or an array of token ids.", "input[0]");
+}
+
+function tokenList(list: readonly unknown[], param: string) {
+  const tokens = list.map((t, i) => expectInteger(t, childParam(param, i), { min: 0 }));
+  return create(TokenListSchema, { tokens });
+}
+
+/** The upstream body for an embeddings call: modelled fields plus `extraJson`, `model` from `req.model`. */
+export function embedRequestToJson(req: EmbedRequest): Record<string, unknown> {
+  const out: EmbeddingRequestJson = { model: req.model, input: inputToJson(req.input) };
+  if (req.dimensions !== undefined) out.dimensions = int64ToNumber(req.dimensions);
+  if (req.encodingFormat !== undefined) out.encoding_format = req.encodingFormat;
+  if (req.user !== undefined) out.user = req.user;
+  return mergeExtra(out, req.extraJson);
+}
+
+function inputToJson(input: EmbedRequest["input"]): EmbeddingRequestJson["input"] {
+  switch (input.case) {
+    case "text":
+      return input.value;
+    case "texts":
+      return [...input.value.values];
+    case "tokens":
+      return input.value.tokens.map(int64ToNumber);
+    case "tokenLists":
+      return input.value.lists.map((l) => l.tokens.map(int64ToNumber));
+    default:
+      return [];
+  }
+}
+
+/** Parses an upstream embeddings answer; throws WireError if it is not one. */
+export function embedResponseFromJson(json: unknown): EmbedResponse {
+  if (!isObject(json)) throw new WireError("An embeddings answer must be a JSON object.");
+  rejectErrorBody(json, "embeddings");
+  if (json.object !== undefined && json.object !== "list") {
+    throw new WireError(`Not an embeddings answer: 'object' is ${JSON.stringify(json.object)}.`, "object");
+  }
+  if (!Array.isArray(json.data)) throw new WireError("Not an embeddings answer: 'data' is not an array.", "data");
+  const res = create(EmbedResponseSchema);
+  const extra = new ExtraFields();
+  for (const key of Object.keys(json)) {
+    const v = json[key];
+    switch (key) {
+      case "object":
+        break; // always rendered as "list"
+      case "data":
+        res.data = expectArray(v, key).map((e, i) => embeddingFromJson(e, childParam(key, i), i));
+        break;
+      case "model":
+        if (v === null) extra.set(key, null);
+        else res.model = expectString(v, key);
+        break;
+      case "usage":
+        if (v === null) extra.set(key, null);
+        else res.usage = usageFromJson(v, key, "embeddings");
+        break;
+      default:
+        extra.set(key, v);
+    }
+  }
+  res.extraJson = extra.toJson();
+  return res;
+}
+
+function embeddingFromJson(value: unknown, param: string, position: number): Embedding {
+  const json = expectObject(value, param);
+  const index =
+    json.index === undefined || json.index === null
+      ? BigInt(position)
+      : expectInteger(json.index, childParam(param, "index"), { min: 0 });
+  const vector = json.embedding;
+  const p = childParam(param, "embedding");
+  if (typeof vector === "string") return create(EmbeddingSchema, { index, base64: vector });
+  const list = expectArray(vector, p);
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== "number") throw new WireError(`Invalid '${p}[${i}]': expected a number.`, `${p}[${i}]`);
+  }
+  return create(EmbeddingSchema, { index, vector: list as number[] });
+}
+
+/** Renders an embeddings answer for a client (`"object":"list"`). */
+export function embedResponseToJson(res: EmbedResponse): Record<string, unknown> {
+  const out: EmbeddingResponseJson = {
+    object: "list",
+    data: res.data.map(embeddingToJson),
+    model: res.model,
+  };
+  if (res.usage !== undefined) out.usage = usageToJson(res.usage, "embeddings");
+  return mergeExtra(out, res.extraJson);
+}
+
+function embeddingToJson(e: Embedding): EmbeddingJson {
+  return { object: "embedding", index: int64ToNumber(e.index), embedding: e.base64 ?? e.vector };
+}

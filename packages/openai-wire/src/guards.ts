@@ -1,0 +1,180 @@
+/**
+ * Small narrowing and validation helpers shared by the mappers. Each `expect*`
+ * helper either returns the value with a precise type or throws a WireError
+ * naming the offending field, so the mappers read as a list of rules.
+ */
+import { WireError } from "./errors.js";
+
+/** A JSON object: not null, not an array. */
+export type JsonObject = Record<string, unknown>;
+
+/** True for a plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A short name for a value's JSON type, for error messages. */
+export function jsonTypeOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  switch (typeof value) {
+    case "string":
+      return "a string";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "a boolean";
+    case "object":
+      return "an object";
+    default:
+      return typeof value;
+  }
+}
+
+/** Builds the `param` of a nested field: `messages[2]` + `role` → `messages[2].role`. */
+export function childParam(parent: string, key: string | number): string {
+  if (typeof key === "number") return `${parent}[${key}]`;
+  return parent === "" ? key : `${parent}.${key}`;
+}
+
+function invalid(param: string, expected: string, value: unknown): WireError {
+  return new WireError(`Invalid '${param}': expected ${expected}, got ${jsonTypeOf(value)}.`, param);
+}
+
+/** The value as a JSON object, or a WireError naming `param`. */
+export function expectObject(value: unknown, param: string): JsonObject {
+  if (!isObject(value)) throw invalid(param, "an object", value);
+  return value;
+}
+
+/** The value as an array, or a WireError naming `param`. */
+export function expectArray(value: unknown, param: string): unknown[] {
+  if (!Array.isArray(value)) throw invalid(param, "an array", value);
+  return value;
+}
+
+/** The value as a string, or a WireError naming `param`. */
+export function expectString(value: unknown, param: string): string {
+  if (typeof value !== "string") throw invalid(param, "a string", value);
+  return value;
+}
+
+/** The value as a boolean, or a WireError naming `param`. */
+export function expectBoolean(value: unknown, param: string): boolean {
+  if (typeof value !== "boolean") throw invalid(param, "a boolean", value);
+  return value;
+}
+
+/** Inclusive bounds for a numeric field. */
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+function rangeText(range: Range): string {
+  if (range.min !== undefined && range.max !== undefined) return ` between ${range.min} and ${range.max}`;
+  if (range.min !== undefined) return ` >= ${range.min}`;
+  if (range.max !== undefined) return ` <= ${range.max}`;
+  return "";
+}
+
+function checkRange(value: number, param: string, range: Range, kind: string): void {
+  if ((range.min !== undefined && value < range.min) || (range.max !== undefined && value > range.max)) {
+    throw new WireError(`Invalid '${param}': expected ${kind}${rangeText(range)}, got ${value}.`, param);
+  }
+}
+
+/** The value as a finite number within `range`, or a WireError naming `param`. */
+export function expectNumber(value: unknown, param: string, range: Range = {}): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(param, `a number${rangeText(range)}`, value);
+  checkRange(value, param, range, "a number");
+  return value;
+}
+
+/**
+ * The value as an int64 (`bigint`, as protobuf-es represents it) within
+ * `range`, or a WireError naming `param`. Fractions are refused rather than
+ * rounded: a silently changed count is worse than a clear 400.
+ */
+export function expectInteger(value: unknown, param: string, range: Range = {}): bigint {
+  if (typeof value !== "number" || !Number.isInteger(value)) throw invalid(param, `an integer${rangeText(range)}`, value);
+  checkRange(value, param, range, "an integer");
+  return BigInt(value);
+}
+
+/** An int64 back to a JSON number (counts and timestamps fit a double exactly). */
+export function int64ToNumber(value: bigint): number {
+  return Number(value);
+}
+
+/**
+ * Sets an own enumerable property even for the key `__proto__`, which a plain
+ * assignment would treat as a prototype change: client JSON may carry such a
+ * key and it must neither be lost nor alter the object.
+ */
+export function setOwn(target: JsonObject, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+/**
+ * Collects the fields of a wire object that the proto does not model (or
+ * cannot express, such as an explicit `null` or an empty array), to be stored
+ * as an `extra_json` string and merged back when rendering.
+ */
+export class ExtraFields {
+  private fields: JsonObject | undefined;
+
+  /** Keeps `key: value` for the round trip. */
+  set(key: string, value: unknown): void {
+    this.fields ??= {};
+    setOwn(this.fields, key, value);
+  }
+
+  /** The collected fields as a JSON object string, or "" when there are none. */
+  toJson(): string {
+    return this.fields === undefined ? "" : JSON.stringify(this.fields);
+  }
+}
+
+/**
+ * Merges a stored `extra_json` object into a rendered wire object. Modelled
+ * fields already in `target` win: extra fields only fill keys the proto did
+ * not render (an explicit `null`, an empty list, a field we do not model).
+ */
+export function mergeExtra<T extends JsonObject>(target: T, extraJson: string): T {
+  if (extraJson === "") return target;
+  const extra: unknown = JSON.parse(extraJson);
+  if (!isObject(extra)) return target;
+  for (const key of Object.keys(extra)) {
+    if (!Object.prototype.hasOwnProperty.call(target, key)) setOwn(target as JsonObject, key, extra[key]);
+  }
+  return target;
+}
+
+/** Parses a JSON-valued proto field (schemas, logprobs, legacy function calls) back into a value. */
+export function parseStoredJson(text: string): unknown {
+  return JSON.parse(text);
+}
+
+/** True when `obj` has no keys beyond `allowed`. */
+export function hasOnlyKeys(obj: JsonObject, allowed: readonly string[]): boolean {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) return false;
+  }
+  return true;
+}
+
+/**
+ * Throws a WireError when an upstream sent an OpenAI error body (`{"error":
+ * {...}}`) where an answer was expected, quoting its message.
+ */
+export function rejectErrorBody(json: JsonObject, what: string): void {
+  if (json.error !== undefined && json.error !== null && json.choices === undefined) {
+    const detail = isObject(json.error) && typeof json.error.message === "string" ? `: ${json.error.message}` : "";
+    throw new WireError(`The upstream sent an error instead of ${what}${detail}`);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * OpenAI's wire JSON, as TypeScript types: the shapes the mappers render and
+ * accept. Every object type carries an index signature because OpenAI adds
+ * fields often and this package passes unknown fields through unchanged.
+ * Fields OpenAI sends as `null` are typed `| null`.
+ */
+
+/** Any field OpenAI (or a compatible upstream) may add that we do not model. */
+type Passthrough = { [field: string]: unknown };
+
+/** `{"type":"text","text":...}` */
+export type TextPartJson = { type: "text"; text: string };
+/** `{"type":"image_url","image_url":{"url","detail"?}}` */
+export type ImageUrlPartJson = { type: "image_url"; image_url: { url: string; detail?: string } };
+/** `{"type":"input_audio","input_audio":{"data","format"}}` */
+export type InputAudioPartJson = { type: "input_audio"; input_audio: { data: string; format: string } };
+/** `{"type":"file","file":{"file_id"?,"file_data"?,"filename"?}}` */
+export type FilePartJson = { type: "file"; file: { file_id?: string; file_data?: string; filename?: string } };
+/** A content part of a type we do not model (`refusal`, `input_text`, …), kept whole. */
+export type OtherPartJson = { type: string } & Passthrough;
+/** One element of a message's `content` array. */
+export type ContentPartJson = TextPartJson | ImageUrlPartJson | InputAudioPartJson | FilePartJson | OtherPartJson;
+
+/** A completed tool call on an assistant message. */
+export type ToolCallJson = { id: string; type: string; function: { name: string; arguments: string } };
+
+/** One chat message, in a request or in a response's `choices[].message`. */
+export type ChatMessageJson = {
+  role: string;
+  content?: string | ContentPartJson[] | null;
+  name?: string;
+  tool_calls?: ToolCallJson[];
+  tool_call_id?: string;
+  refusal?: string | null;
+  function_call?: unknown;
+} & Passthrough;
+
+/** A function the model may call. */
+export type FunctionDefinitionJson = {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+};
+
+/** An entry of the request's `tools`. */
+export type ToolJson = { type: "function"; function: FunctionDefinitionJson };
+
+/** The request's `tool_choice`. */
+export type ToolChoiceJson = "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+
+/** The request's `response_format`. */
+export type ResponseFormatJson = { type: string; json_schema?: Record<string, unknown> };
+
+/** A `/v1/chat/completions` request body. */
+export type ChatCompletionRequestJson = {
+  model: string;
+  messages: ChatMessageJson[];
+  tools?: ToolJson[];
+  tool_choice?: ToolChoiceJson;
+  parallel_tool_calls?: boolean;
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  stop?: string | string[];
+  n?: number;
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  response_format?: ResponseFormatJson;
+  logprobs?: boolean;
+  top_logprobs?: number;
+  logit_bias?: Record<string, number>;
+  reasoning_effort?: string;
+  user?: string;
+  metadata?: Record<string, string>;
+  store?: boolean;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+} & Passthrough;
+
+/** Token accounting, as chat completions and embeddings report it. */
+export type UsageJson = {
+  prompt_tokens: number;
+  completion_tokens?: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number } & Passthrough;
+  completion_tokens_details?: { reasoning_tokens?: number } & Passthrough;
+} & Passthrough;
+
+/** One alternative of a complete answer. */
+export type ChoiceJson = {
+  index: number;
+  message: ChatMessageJson;
+  logprobs: unknown;
+  finish_reason: string | null;
+} & Passthrough;
+
+/** A complete (non-streamed) answer: `"object":"chat.completion"`. */
+export type ChatCompletionJson = {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  choices: ChoiceJson[];
+  usage?: UsageJson | null;
+  system_fingerprint?: string | null;
+  service_tier?: string | null;
+} & Passthrough;
+
+/** A fragment of a tool call in a streamed delta. */
+export type ToolCallDeltaJson = {
+  index: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
+};
+
+/** What one chunk adds to a choice's message. */
+export type DeltaJson = {
+  role?: string;
+  content?: string | null;
+  tool_calls?: ToolCallDeltaJson[];
+  refusal?: string | null;
+  function_call?: unknown;
+} & Passthrough;
+
+/** One alternative's delta in a chunk. */
+export type ChunkChoiceJson = {
+  index: number;
+  delta: DeltaJson;
+  logprobs: unknown;
+  finish_reason: string | null;
+} & Passthrough;
+
+/** One streamed chunk: `"object":"chat.completion.chunk"`. */
+export type ChatCompletionChunkJson = {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  choices: ChunkChoiceJson[];
+  usage?: UsageJson | null;
+  system_fingerprint?: string | null;
+  service_tier?: string | null;
+} & Passthrough;
+
+/** A `/v1/embeddings` request body. */
+export type EmbeddingRequestJson = {
+  model: string;
+  input: string | string[] | number[] | number[][];
+  dimensions?: number;
+  encoding_format?: string;
+  user?: string;
+} & Passthrough;
+
+/** One vector of an embeddings answer: floats, or base64 of little-endian float32s. */
+export type EmbeddingJson = { object: "embedding"; index: number; embedding: number[] | string };
+
+/** A `/v1/embeddings` answer. */
+export type EmbeddingResponseJson = {
+  object: "list";
+  data: EmbeddingJson[];
+  model: string;
+  usage?: UsageJson;
+} & Passthrough;
+
+/** One entry of `/v1/models`. */
+export type ModelJson = { id: string; object: "model"; created: number; owned_by: string };
+
+/** The `/v1/models` answer. */
+export type ModelListJson = { object: "list"; data: ModelJson[] };

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Runs the adapter-custom service as its own process. Settings: LLMMESH_CONFIG, HOST, PORT,
+// and the addresses of the services it calls (see README, "Mesh mode").
+import { runMain, runProcess } from "@llmmesh/common";
+import { customAdapterComponent } from "./component.js";
+
+runMain(() => runProcess([customAdapterComponent]));

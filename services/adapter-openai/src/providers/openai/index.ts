@@ -1,0 +1,59 @@
+import type { ProviderProtocol, UpstreamCall } from "../provider.js";
+import type { UpstreamResponse } from "../../upstream-client.js";
+import { chatCompletionRequest, embeddingsRequest, modelsRequest } from "./request.js";
+import { parseChatResponse, parseEmbedResponse, parseModelList } from "./response.js";
+import { chatChunks } from "./stream.js";
+import { httpError } from "./errors.js";
+
+/**
+ * OpenAI's Chat Completions protocol, spoken by OpenAI and every
+ * OpenAI-compatible server (DeepSeek, Qwen, vLLM, Ollama, LM Studio…).
+ * Variants (Azure's paths and api-key header) compose these functions.
+ */
+export const openAIProtocol: ProviderProtocol = {
+  async chat(call, model, request) {
+    const response = await call.send(chatCompletionRequest(call.provider, model, request, false));
+    return parseChatResponse(call, response.status, await successText(call, response));
+  },
+
+  async *chatStream(call, model, request) {
+    const response = await call.send(chatCompletionRequest(call.provider, model, request, true));
+    if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
+    yield* chatChunks(call, response);
+  },
+
+  async embed(call, model, request) {
+    const response = await call.send(embeddingsRequest(call.provider, model, request));
+    return parseEmbedResponse(call, response.status, await successText(call, response));
+  },
+
+  async listModels(call) {
+    const response = await call.send(modelsRequest(call.provider));
+    return parseModelList(call, response.status, await successText(call, response));
+  },
+
+  async probe(call) {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    try {
+      const response = await call.send(modelsRequest(call.provider));
+      const text = await call.readText(response);
+      if (isSuccess(response.status)) return { healthy: true, latencyMs: elapsed(), message: `HTTP ${response.status}` };
+      return { healthy: false, latencyMs: elapsed(), message: `HTTP ${response.status}: ${httpError(call, response, text).rawMessage}` };
+    } catch (err) {
+      if (call.signal.aborted) throw err;
+      return { healthy: false, latencyMs: elapsed(), message: call.failure(err).rawMessage };
+    }
+  },
+};
+
+/** The body of a 2xx answer; a non-2xx answer throws its mesh error. */
+async function successText(call: UpstreamCall, response: UpstreamResponse): Promise<string> {
+  const text = await call.readText(response);
+  if (!isSuccess(response.status)) throw httpError(call, response, text);
+  return text;
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}

@@ -1,0 +1,97 @@
+import type { Client } from "@connectrpc/connect";
+import {
+  chatChunkToJson,
+  chatRequestFromJson,
+  chatResponseToJson,
+} from "@llmmesh/openai-wire";
+import type {
+  ChatChunk,
+  ChatRequest,
+  RouterService,
+  RouterServiceChatResponse,
+  RouterServiceChatStreamResponse,
+} from "@llmmesh/proto";
+import { ApiError, ErrorType } from "../api-error.js";
+import type { EndpointSpec } from "../endpoint.js";
+import { servedHeaders } from "../served-headers.js";
+import { required } from "./required.js";
+
+type ParsedChat = { request: ChatRequest; stream: boolean };
+
+type ChatResult =
+  | { readonly stream: false; readonly response: RouterServiceChatResponse }
+  | {
+      readonly stream: true;
+      readonly first: RouterServiceChatStreamResponse;
+      readonly rest: AsyncIterator<RouterServiceChatStreamResponse>;
+    };
+
+/**
+ * POST /v1/chat/completions: one JSON answer, or with `stream: true` an SSE
+ * stream. A stream waits for its first message before answering, so errors
+ * that happen before any output (auth, limits, every upstream failing) still
+ * get their proper HTTP status instead of a 200 with an error event.
+ */
+export function chatCompletions(router: Client<typeof RouterService>): EndpointSpec<ParsedChat, ChatResult> {
+  return {
+    readsBody: true,
+    parse: ({ body }) => chatRequestFromJson(body),
+    async call({ request, stream }, ctx) {
+      if (!stream) return { stream: false, response: await router.chat({ chat: request }, ctx.callOptions) };
+      const messages = router.chatStream({ chat: request }, ctx.callOptions)[Symbol.asyncIterator]();
+      const first = await messages.next();
+      if (first.done) {
+        throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
+      }
+      return { stream: true, first: first.value, rest: messages };
+    },
+    render(result, { request }) {
+      if (!result.stream) {
+        return {
+          kind: "json",
+          body: chatResponseToJson(required(result.response.chat, "chat")),
+          headers: servedHeaders(result.response.served),
+        };
+      }
+      return {
+        kind: "events",
+        events: clientChunks(result.first, result.rest, request.includeUsage),
+        headers: servedHeaders(result.first.served),
+      };
+    },
+  };
+}
+
+/**
+ * The stream as the client asked for it. Adapters always ask upstreams for
+ * usage (the router needs it for accounting); a client that did not send
+ * `stream_options.include_usage` must not see it, as with OpenAI itself.
+ * Closing this generator closes the router stream, which cancels the call.
+ */
+async function* clientChunks(
+  first: RouterServiceChatStreamResponse,
+  rest: AsyncIterator<RouterServiceChatStreamResponse>,
+  includeUsage: boolean,
+): AsyncGenerator<Record<string, unknown>> {
+  try {
+    let message: RouterServiceChatStreamResponse | undefined = first;
+    while (message) {
+      const json = message.chunk && chunkForClient(message.chunk, includeUsage);
+      if (json) yield json;
+      const next: IteratorResult<RouterServiceChatStreamResponse> = await rest.next();
+      message = next.done ? undefined : next.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
+}
+
+function chunkForClient(chunk: ChatChunk, includeUsage: boolean): Record<string, unknown> | undefined {
+  if (includeUsage) return chatChunkToJson(chunk);
+  if (chunk.usage && chunk.choices.length === 0) return undefined;
+  // Rendered afresh and trimmed, rather than clearing chunk.usage: the message
+  // may be shared with an in-process router that still reads it.
+  const json = chatChunkToJson(chunk);
+  delete json.usage;
+  return json;
+}

@@ -1,0 +1,62 @@
+import type { OutgoingHttpHeaders } from "node:http";
+import { formatSse } from "@llmmesh/openai-wire";
+import type { ApiError } from "./api-error.js";
+import type { GatewayResponse } from "./http.js";
+import type { RequestContext } from "./request-context.js";
+import { commonHeaders } from "./response.js";
+
+/**
+ * Writes a `text/event-stream` response: one `data:` event per JSON value,
+ * then `data: [DONE]`. A failure after the headers went out cannot change
+ * the status any more, so it is written as a final `data: {"error": ...}`
+ * event (no [DONE]): the client always learns the stream did not complete.
+ * Waits for 'drain' when the client reads slower than we produce, and stops
+ * (closing `events`, which cancels the call behind it) when the client leaves.
+ */
+export async function writeEventStream(
+  res: GatewayResponse,
+  ctx: RequestContext,
+  events: AsyncIterable<Record<string, unknown>>,
+  headers: OutgoingHttpHeaders | undefined,
+  toApiError: (err: unknown) => ApiError,
+): Promise<void> {
+  res.writeHead(200, {
+    ...commonHeaders(ctx),
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    // Tells nginx-style proxies not to buffer the stream.
+    "x-accel-buffering": "no",
+    // Connection headers are HTTP/1 only; on HTTP/2 they are a protocol error.
+    ...(ctx.isHttp1 ? { connection: "keep-alive" } : {}),
+    ...headers,
+  });
+  try {
+    for await (const event of events) {
+      if (!(await write(res, ctx, formatSse(JSON.stringify(event))))) return;
+    }
+    await write(res, ctx, formatSse("[DONE]"));
+  } catch (err) {
+    const error = toApiError(err);
+    if (!ctx.clientGone) await write(res, ctx, formatSse(JSON.stringify(error.toEnvelope())));
+  } finally {
+    ctx.markEnded();
+    res.end();
+  }
+}
+
+/** Writes `text`; resolves true once the client may take more, false if it is gone. */
+async function write(res: GatewayResponse, ctx: RequestContext, text: string): Promise<boolean> {
+  if (ctx.clientGone) return false;
+  if (res.write(text)) return true;
+  return new Promise<boolean>((resolve) => {
+    const finish = (writable: boolean) => {
+      res.removeListener("drain", onDrain);
+      ctx.signal.removeEventListener("abort", onGone);
+      resolve(writable);
+    };
+    const onDrain = () => finish(true);
+    const onGone = () => finish(false);
+    res.on("drain", onDrain);
+    ctx.signal.addEventListener("abort", onGone);
+  });
+}

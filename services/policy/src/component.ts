@@ -1,0 +1,14 @@
+import { DEFAULT_PORTS, type Component } from "@llmmesh/common";
+import { PolicyService } from "@llmmesh/proto";
+import { createPolicyService } from "./policy-service.js";
+
+/** The policy service as a deployable: keys, limits and usage. */
+export const policyComponent: Component = {
+  name: "policy",
+  defaultPort: DEFAULT_PORTS.policy,
+  services: [PolicyService],
+  build({ config, logger }) {
+    const service = createPolicyService({ config, logger });
+    return { register: (router) => router.service(PolicyService, service) };
+  },
+};

@@ -1,0 +1,62 @@
+import type { Client, HandlerContext } from "@connectrpc/connect";
+import { bearerToken, Header } from "@llmmesh/common";
+import { Operation, type AdmitResponse, type ChatRequest, type EmbedRequest, type PolicyService } from "@llmmesh/proto";
+
+/** What policy needs to admit one request. */
+export interface AdmissionRequest {
+  operation: Operation;
+  /** The client's model name; empty for listing models. */
+  model: string;
+  estimatedTokens: number;
+}
+
+/**
+ * Asks policy whether the caller (by the API key in its `authorization`
+ * metadata) may make this request. Policy's errors (401, 403, 404, 429) are
+ * passed to the client unchanged; policy being unreachable fails closed.
+ */
+export function admit(policy: Client<typeof PolicyService>, ctx: HandlerContext, request: AdmissionRequest): Promise<AdmitResponse> {
+  return policy.admit(
+    {
+      apiKey: bearerToken(ctx.requestHeader.get(Header.Authorization)) ?? "",
+      operation: request.operation,
+      model: request.model,
+      estimatedTokens: BigInt(request.estimatedTokens),
+    },
+    { signal: ctx.signal },
+  );
+}
+
+/** Characters per token in the rough estimate used to reserve capacity before the real count is known. */
+const CHARS_PER_TOKEN = 4;
+
+/** A token estimate for a chat request: its text at ~4 characters a token, plus the most it may generate. */
+export function estimateChatTokens(chat: ChatRequest): number {
+  let chars = 0;
+  for (const message of chat.messages) {
+    const content = message.content;
+    if (content.case === "text") chars += content.value.length;
+    else if (content.case === "parts") {
+      for (const part of content.value.parts) if (part.part.case === "text") chars += part.part.value.length;
+    }
+  }
+  const maxTokens = chat.maxCompletionTokens ?? chat.maxTokens ?? 0n;
+  return Math.ceil(chars / CHARS_PER_TOKEN) + Math.max(0, Number(maxTokens));
+}
+
+/** A token estimate for an embeddings request: its text at ~4 characters a token, token inputs as given. */
+export function estimateEmbedTokens(embed: EmbedRequest): number {
+  const input = embed.input;
+  switch (input.case) {
+    case "text":
+      return Math.ceil(input.value.length / CHARS_PER_TOKEN);
+    case "texts":
+      return Math.ceil(input.value.values.reduce((sum, text) => sum + text.length, 0) / CHARS_PER_TOKEN);
+    case "tokens":
+      return input.value.tokens.length;
+    case "tokenLists":
+      return input.value.lists.reduce((sum, list) => sum + list.tokens.length, 0);
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,183 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Header, meshError, Reason, type ConfigStore, type Logger } from "@llmmesh/common";
+import {
+  Operation,
+  RouterServiceChatResponseSchema,
+  RouterServiceChatStreamResponseSchema,
+  RouterServiceEmbedResponseSchema,
+  RouterServiceListModelsResponseSchema,
+  ServedSchema,
+  type AdapterService,
+  type AdapterServiceChatStreamResponse,
+  type PolicyService,
+  type RouterService,
+  type RouterServiceChatRequest,
+  type RouterServiceChatResponse,
+  type RouterServiceChatStreamRequest,
+  type RouterServiceChatStreamResponse,
+  type RouterServiceEmbedRequest,
+  type RouterServiceEmbedResponse,
+  type RouterServiceListModelsResponse,
+  type Served,
+  type Usage,
+} from "@llmmesh/proto";
+import { admit, estimateChatTokens, estimateEmbedTokens, type AdmissionRequest } from "./admission.js";
+import type { AttemptCallOptions } from "./attempts.js";
+import { createModelListCache } from "./model-list.js";
+import { createMissingAdapterReporter, openRoute, type AdapterClient, type Route, type RouteDeps } from "./route.js";
+import { createSettler } from "./settlement.js";
+import { abortableSleep } from "./sleep.js";
+import { createPlanCache, type PlannedTarget } from "./targets.js";
+
+/** What the router needs; every dependency is passed in, so tests and the all-in-one mode can wire it freely. */
+export interface RouterServiceDeps {
+  config: ConfigStore;
+  policy: Client<typeof PolicyService>;
+  /** The client of the adapter deployable registered under a name, if one is reachable. */
+  adapterFor: (adapterName: string) => Client<typeof AdapterService> | undefined;
+  logger: Logger;
+  /** Waits between retries; must reject when the signal aborts (tests inject one). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1), for backoff jitter (tests inject one). */
+  random?: () => number;
+}
+
+/**
+ * The router: admits each request at policy, tries the model's targets in
+ * order through their adapters with retries, backoff, fallback and one
+ * deadline, settles the real usage at policy (without waiting for it) and
+ * answers with where the request was served.
+ *
+ * A request uses the config snapshot current when it arrived, from start to
+ * end; per-revision lookups are built once and cached.
+ */
+export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
+  const settle = createSettler(deps.policy, deps.logger);
+  const routeDeps: RouteDeps = {
+    policy: deps.policy,
+    adapterFor: deps.adapterFor,
+    logger: deps.logger,
+    planFor: createPlanCache(),
+    sleep: deps.sleep ?? abortableSleep,
+    random: deps.random ?? Math.random,
+    settle,
+    reportMissingAdapter: createMissingAdapterReporter(deps.logger),
+  };
+  const modelsFor = createModelListCache();
+
+  /** Admission → attempts → settlement for a unary call; returns the answer and where it was served. */
+  async function serveUnary<T>(
+    ctx: HandlerContext,
+    admitted: AdmissionRequest,
+    call: (client: AdapterClient, planned: PlannedTarget, options: AttemptCallOptions, route: Route) => Promise<{ value: T; usage: Usage | undefined }>,
+  ): Promise<{ value: T; served: Served }> {
+    const route = await openRoute(routeDeps, deps.config.current(), ctx, admitted);
+    try {
+      const result = await route.attempt((client, planned, options) => call(client, planned, options, route));
+      const usage = result.ok ? result.value.usage : undefined;
+      settle({ admission: route.admission, model: admitted.model, target: result.target?.target, usage, succeeded: result.ok });
+      if (!result.ok) throw result.error;
+      return { value: result.value.value, served: markServed(ctx, result.target, result.attempts, deps.logger, admitted.model) };
+    } finally {
+      route.deadline.dispose();
+    }
+  }
+
+  return {
+    async chat(request: RouterServiceChatRequest, ctx: HandlerContext): Promise<RouterServiceChatResponse> {
+      const chat = required(request.chat, "chat");
+      const admitted = { operation: Operation.CHAT, model: chat.model, estimatedTokens: estimateChatTokens(chat) };
+      const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options, route) => {
+        const source = route.admission.chat ?? chat;
+        const answer = (await client.chat({ target: planned.target, chat: { ...source, model: planned.target.model } }, options)).chat;
+        return { value: answer, usage: answer?.usage };
+      });
+      return create(RouterServiceChatResponseSchema, { chat: value, served });
+    },
+
+    async *chatStream(request: RouterServiceChatStreamRequest, ctx: HandlerContext): AsyncGenerator<RouterServiceChatStreamResponse> {
+      const chat = required(request.chat, "chat");
+      const route = await openRoute(routeDeps, deps.config.current(), ctx, {
+        operation: Operation.CHAT,
+        model: chat.model,
+        estimatedTokens: estimateChatTokens(chat),
+      });
+      const source = route.admission.chat ?? chat;
+      let target: PlannedTarget | undefined;
+      let usage: Usage | undefined;
+      let succeeded = false;
+      let upstream: AsyncIterator<AdapterServiceChatStreamResponse> | undefined;
+      try {
+        // An attempt succeeds once its first chunk arrives: until then a failure may be retried
+        // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
+        const result = await route.attempt(async (client, planned, { signal }) => {
+          // No timeoutMs: the deadline bounds the wait for the first chunk (through `signal`),
+          // not the length of a healthy stream.
+          const iterator = client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal })[Symbol.asyncIterator]();
+          const first = await iterator.next();
+          if (first.done) throw emptyStreamError(planned);
+          return { iterator, first: first.value };
+        });
+        target = result.target;
+        if (!result.ok) throw result.error;
+        route.deadline.disarm();
+        upstream = result.value.iterator;
+        const served = markServed(ctx, result.target, result.attempts, deps.logger, chat.model);
+        usage = result.value.first.chunk?.usage ?? usage;
+        yield create(RouterServiceChatStreamResponseSchema, { chunk: result.value.first.chunk, served });
+        for (;;) {
+          const next = await upstream.next();
+          if (next.done) break;
+          if (next.value.chunk?.usage) usage = next.value.chunk.usage;
+          yield create(RouterServiceChatStreamResponseSchema, { chunk: next.value.chunk });
+        }
+        succeeded = true;
+      } finally {
+        route.deadline.dispose();
+        // The client left mid-stream (or the stream failed): make sure the upstream call is closed.
+        if (!succeeded && upstream?.return) upstream.return().catch(() => {});
+        settle({ admission: route.admission, model: chat.model, target: target?.target, usage, succeeded });
+      }
+    },
+
+    async embed(request: RouterServiceEmbedRequest, ctx: HandlerContext): Promise<RouterServiceEmbedResponse> {
+      const embed = required(request.embed, "embed");
+      const admitted = { operation: Operation.EMBED, model: embed.model, estimatedTokens: estimateEmbedTokens(embed) };
+      const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options) => {
+        const answer = (await client.embed({ target: planned.target, embed: { ...embed, model: planned.target.model } }, options)).embed;
+        return { value: answer, usage: answer?.usage };
+      });
+      return create(RouterServiceEmbedResponseSchema, { embed: value, served });
+    },
+
+    async listModels(_request: unknown, ctx: HandlerContext): Promise<RouterServiceListModelsResponse> {
+      const snapshot = deps.config.current();
+      const admission = await admit(deps.policy, ctx, { operation: Operation.LIST_MODELS, model: "", estimatedTokens: 0 });
+      return create(RouterServiceListModelsResponseSchema, { models: modelsFor(snapshot, admission.principal) });
+    },
+  };
+}
+
+/** Builds `served`, sets the served-by and attempts response headers and logs the outcome at debug. */
+function markServed(ctx: HandlerContext, target: PlannedTarget, attempts: number, logger: Logger, model: string): Served {
+  ctx.responseHeader.set(Header.ServedBy, target.servedBy);
+  ctx.responseHeader.set(Header.Attempts, String(attempts));
+  logger.debug("served", { model, servedBy: target.servedBy, attempts });
+  return create(ServedSchema, { provider: target.provider, model: target.target.model, attempts });
+}
+
+function required<T>(value: T | undefined, field: string): T {
+  if (value === undefined) {
+    throw meshError(Code.InvalidArgument, `The request has no '${field}'.`, { reason: Reason.InvalidRequest, param: field });
+  }
+  return value;
+}
+
+function emptyStreamError(planned: PlannedTarget) {
+  // Internal with no upstream status: classified as transient, so it is retried like a dropped connection.
+  return meshError(Code.Internal, `Provider '${planned.provider}' ended the stream without sending anything.`, {
+    reason: Reason.UpstreamError,
+    provider: planned.provider,
+  });
+}
