@@ -57,6 +57,8 @@ const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
 interface Deployment {
   url: string;
   routerUrl: string;
+  /** Every process's address. */
+  processUrls: string[];
   stop(): Promise<void>;
 }
 
@@ -66,14 +68,19 @@ const deployments: Array<[string, (config: string) => Promise<Deployment>]> = [
     async (config) => {
       Object.assign(process.env, ENV);
       const host = await startAllInOne(config);
-      return { url: host.url, routerUrl: host.url, stop: () => host.close(1000) };
+      return { url: host.url, routerUrl: host.url, processUrls: [host.url], stop: () => host.close(1000) };
     },
   ],
   [
     "mesh of separate processes",
     async (config) => {
       const mesh = await startMesh(config, ENV);
-      return { url: mesh.gateway.url, routerUrl: mesh.router.url, stop: () => mesh.stop() };
+      return {
+        url: mesh.gateway.url,
+        routerUrl: mesh.router.url,
+        processUrls: [mesh.gateway, mesh.router, mesh.policy, mesh.adapterOpenAI, mesh.adapterCustom].map((p) => p.url),
+        stop: () => mesh.stop(),
+      };
     },
   ],
 ];
@@ -287,16 +294,18 @@ describe.each(deployments)("%s", (_mode, start) => {
     expect((refused as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
-  it("answers health checks and server reflection", async () => {
+  it("answers health checks on every process, and server reflection", async () => {
     const Health = loadService("grpc.health.v1.Health", "grpc/health/v1/health.proto");
-    const health = new Health(new URL(mesh.routerUrl).host, grpc.credentials.createInsecure()) as grpc.Client & {
-      Check: (req: object, cb: (err: grpc.ServiceError | null, res: { status: string }) => void) => void;
-    };
-    const status = await new Promise<{ status: string }>((resolve, reject) =>
-      health.Check({ service: "llmmesh.v1.RouterService" }, (err, res) => (err ? reject(err) : resolve(res))),
-    );
-    expect(status.status).toBe("SERVING");
-    health.close();
+    for (const url of mesh.processUrls) {
+      const health = new Health(new URL(url).host, grpc.credentials.createInsecure()) as grpc.Client & {
+        Check: (req: object, cb: (err: grpc.ServiceError | null, res: { status: string }) => void) => void;
+      };
+      const status = await new Promise<{ status: string }>((resolve, reject) =>
+        health.Check({ service: "" }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      expect(status.status, url).toBe("SERVING");
+      health.close();
+    }
 
     const Reflection = loadService("grpc.reflection.v1.ServerReflection", "grpc/reflection/v1/reflection.proto");
     const reflection = new Reflection(new URL(mesh.routerUrl).host, grpc.credentials.createInsecure()) as grpc.Client & {
