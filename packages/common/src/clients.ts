@@ -1,5 +1,6 @@
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
 import type { DescService } from "@bufbuild/protobuf";
 
 /** Settings every internal client shares. */
@@ -12,13 +13,14 @@ export interface TransportOptions {
 }
 
 /**
- * A transport to another mesh service over the network: the Connect
- * protocol, binary protobuf, over one multiplexed cleartext HTTP/2 session
- * that is pinged while idle so a dead peer is noticed.
+ * A transport to another mesh service over the network: unary calls take the
+ * fast path (Connect, binary, pooled HTTP/1.1); streams use the Connect
+ * protocol over one multiplexed cleartext HTTP/2 session, pinged while idle
+ * so a dead peer is noticed.
  */
-export function createServiceTransport(baseUrl: string, options: TransportOptions): Transport {
+export function createServiceTransport(baseUrl: string, options: TransportOptions): ClosableTransport {
   const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs: 30_000, pingIdleConnection: true });
-  return createConnectTransport({
+  const streaming = createConnectTransport({
     baseUrl,
     httpVersion: "2",
     useBinaryFormat: true,
@@ -28,6 +30,14 @@ export function createServiceTransport(baseUrl: string, options: TransportOption
     defaultTimeoutMs: options.defaultTimeoutMs,
     interceptors: options.interceptors,
   });
+  const transport = createFastUnaryTransport(baseUrl, { ...options, streaming });
+  return {
+    ...transport,
+    async close() {
+      sessionManager.abort();
+      await transport.close();
+    },
+  };
 }
 
 /** A typed client of `service` on `transport`. */

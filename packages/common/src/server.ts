@@ -6,6 +6,8 @@ import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/
 import type { DescService } from "@bufbuild/protobuf";
 import { registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
+import { createFastUnaryHandler } from "./rpc/fast-unary-server.js";
+import { collectImplementations } from "./mesh/direct-transport.js";
 import type { Logger } from "./logger.js";
 
 /** A plain HTTP handler for HTTP/1.1 and HTTP/2 requests alike (connect-node keeps its name private). */
@@ -63,12 +65,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     fallback: options.fallback,
   });
 
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  const fastUnary = createFastUnaryHandler(collectImplementations(options.routes), options.maxMessageBytes);
+  const serve: HttpHandler = (req, res) => {
+    if (!fastUnary(req, res)) handler(req, res);
+  };
+
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, serve);
   // h1 never listens itself (the sniffing server hands it sockets), but Node
   // starts its connection tracking on "listening": without it header and
   // request timeouts are not enforced and closeIdleConnections() does nothing.
   h1.emit("listening");
-  const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  const h2 = http2.createServer({ maxSessionMemory: 64 }, serve);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {

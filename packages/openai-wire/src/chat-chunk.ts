@@ -18,140 +18,60 @@ import {
   type Delta,
   type ToolCallDelta,
 } from "@llmmesh/proto";
+import { chatEnvelopeReaders, chatEnvelopeToJson, choiceEnvelopeReaders, choiceEnvelopeToJson } from "./chat-envelope.js";
 import { WireError } from "./errors.js";
+import { KEEP, nullKept, readFields, type FieldReaders } from "./fields.js";
 import {
   childParam,
+  expectAnswer,
   expectArray,
-  expectInteger,
   expectObject,
   expectString,
-  ExtraFields,
+  indexOrPosition,
   int64ToNumber,
   isObject,
   mergeExtra,
-  rejectErrorBody,
   parseStoredJson,
+  type AnswerKind,
 } from "./guards.js";
 import type { ChatCompletionChunkJson, ChunkChoiceJson, DeltaJson, ToolCallDeltaJson } from "./types.js";
-import { usageFromJson, usageToJson } from "./usage.js";
+
+const CHUNK: AnswerKind = { name: "a chat completion chunk", object: "chat.completion.chunk", list: "choices", listOptional: true };
+
+const CHUNK_READERS = chatEnvelopeReaders(chunkChoiceFromJson);
+
+const CHOICE_READERS: FieldReaders<ChunkChoice> = {
+  ...choiceEnvelopeReaders,
+  delta: nullKept((m, v, p) => { m.delta = deltaFromJson(v, p); }),
+};
+
+/** Every explicit null in a delta is kept, so it renders back as sent. */
+const DELTA_READERS: FieldReaders<Delta> = {
+  role: nullKept((m, v, p) => { m.role = expectString(v, p); }),
+  content: nullKept((m, v, p) => { m.content = expectString(v, p); }),
+  refusal: nullKept((m, v, p) => { m.refusal = expectString(v, p); }),
+  tool_calls: nullKept((m, v, p) => {
+    m.toolCalls = expectArray(v, p).map((c, i) => toolCallDeltaFromJson(c, childParam(p, i), i));
+    if (m.toolCalls.length === 0) return KEEP; // the proto cannot tell an empty list from none
+  }),
+  function_call: nullKept((m, v, p) => { m.functionCallJson = JSON.stringify(expectObject(v, p)); }),
+};
 
 /** Parses one upstream chunk (an SSE event's data); throws WireError if it is not a chat chunk. */
 export function chatChunkFromJson(json: unknown): ChatChunk {
-  if (!isObject(json)) throw new WireError("A chat completion chunk must be a JSON object.");
-  rejectErrorBody(json, "a chat completion chunk");
-  if (json.object !== undefined && json.object !== "chat.completion.chunk") {
-    throw new WireError(`Not a chat completion chunk: 'object' is ${JSON.stringify(json.object)}.`, "object");
-  }
-  if (json.choices !== undefined && !Array.isArray(json.choices)) {
-    throw new WireError("Not a chat completion chunk: 'choices' is not an array.", "choices");
-  }
-  if (json.choices === undefined && !isObject(json.usage)) {
+  const body = expectAnswer(json, CHUNK);
+  if (body.choices === undefined && !isObject(body.usage)) {
     throw new WireError("Not a chat completion chunk: it has neither 'choices' nor 'usage'.", "choices");
   }
-  const chunk = create(ChatChunkSchema);
-  const extra = new ExtraFields();
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    switch (key) {
-      case "object":
-        break; // always rendered as "chat.completion.chunk"
-      case "id":
-        if (v === null) extra.set(key, null);
-        else chunk.id = expectString(v, key);
-        break;
-      case "created":
-        if (v === null) extra.set(key, null);
-        else chunk.created = expectInteger(v, key);
-        break;
-      case "model":
-        if (v === null) extra.set(key, null);
-        else chunk.model = expectString(v, key);
-        break;
-      case "choices":
-        chunk.choices = expectArray(v, key).map((c, i) => chunkChoiceFromJson(c, childParam(key, i)));
-        break;
-      case "usage":
-        if (v === null) extra.set(key, null);
-        else chunk.usage = usageFromJson(v, key, "chat");
-        break;
-      case "system_fingerprint":
-        if (v === null) extra.set(key, null);
-        else chunk.systemFingerprint = expectString(v, key);
-        break;
-      case "service_tier":
-        if (v === null) extra.set(key, null);
-        else chunk.serviceTier = expectString(v, key);
-        break;
-      default:
-        extra.set(key, v);
-    }
-  }
-  chunk.extraJson = extra.toJson();
-  return chunk;
+  return readFields(body, create(ChatChunkSchema), CHUNK_READERS);
 }
 
 function chunkChoiceFromJson(value: unknown, param: string): ChunkChoice {
-  const json = expectObject(value, param);
-  const choice = create(ChunkChoiceSchema);
-  const extra = new ExtraFields();
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    switch (key) {
-      case "index":
-        choice.index = expectInteger(v, childParam(param, key), { min: 0 });
-        break;
-      case "delta":
-        if (v === null) extra.set(key, null);
-        else choice.delta = deltaFromJson(v, childParam(param, key));
-        break;
-      case "finish_reason":
-        if (v !== null) choice.finishReason = expectString(v, childParam(param, key));
-        break;
-      case "logprobs":
-        if (v !== null) choice.logprobsJson = JSON.stringify(v);
-        break;
-      default:
-        extra.set(key, v);
-    }
-  }
-  choice.extraJson = extra.toJson();
-  return choice;
+  return readFields(expectObject(value, param), create(ChunkChoiceSchema), CHOICE_READERS, param);
 }
 
 function deltaFromJson(value: unknown, param: string): Delta {
-  const json = expectObject(value, param);
-  const delta = create(DeltaSchema);
-  const extra = new ExtraFields();
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    const p = childParam(param, key);
-    if (v === null) {
-      extra.set(key, null);
-      continue;
-    }
-    switch (key) {
-      case "role":
-        delta.role = expectString(v, p);
-        break;
-      case "content":
-        delta.content = expectString(v, p);
-        break;
-      case "refusal":
-        delta.refusal = expectString(v, p);
-        break;
-      case "tool_calls":
-        delta.toolCalls = expectArray(v, p).map((c, i) => toolCallDeltaFromJson(c, childParam(p, i), i));
-        if (delta.toolCalls.length === 0) extra.set(key, []);
-        break;
-      case "function_call":
-        delta.functionCallJson = JSON.stringify(expectObject(v, p));
-        break;
-      default:
-        extra.set(key, v);
-    }
-  }
-  delta.extraJson = extra.toJson();
-  return delta;
+  return readFields(expectObject(value, param), create(DeltaSchema), DELTA_READERS, param);
 }
 
 /**
@@ -161,9 +81,7 @@ function deltaFromJson(value: unknown, param: string): Delta {
  */
 function toolCallDeltaFromJson(value: unknown, param: string, position: number): ToolCallDelta {
   const json = expectObject(value, param);
-  const call = create(ToolCallDeltaSchema, {
-    index: json.index === undefined || json.index === null ? BigInt(position) : expectInteger(json.index, childParam(param, "index"), { min: 0 }),
-  });
+  const call = create(ToolCallDeltaSchema, { index: indexOrPosition(json, param, position) });
   if (json.id !== undefined && json.id !== null) call.id = expectString(json.id, childParam(param, "id"));
   if (json.type !== undefined && json.type !== null) call.type = expectString(json.type, childParam(param, "type"));
   if (json.function !== undefined && json.function !== null) {
@@ -179,27 +97,11 @@ function toolCallDeltaFromJson(value: unknown, param: string, position: number):
 
 /** Renders one chunk for a client: `"object":"chat.completion.chunk"`. */
 export function chatChunkToJson(chunk: ChatChunk): Record<string, unknown> {
-  const out: ChatCompletionChunkJson = {
-    id: chunk.id,
-    object: "chat.completion.chunk",
-    created: int64ToNumber(chunk.created),
-    model: chunk.model,
-    choices: chunk.choices.map(chunkChoiceToJson),
-  };
-  if (chunk.usage !== undefined) out.usage = usageToJson(chunk.usage, "chat");
-  if (chunk.systemFingerprint !== undefined) out.system_fingerprint = chunk.systemFingerprint;
-  if (chunk.serviceTier !== undefined) out.service_tier = chunk.serviceTier;
-  return mergeExtra(out, chunk.extraJson);
+  return chatEnvelopeToJson("chat.completion.chunk", chunk, chunkChoiceToJson) satisfies ChatCompletionChunkJson;
 }
 
 function chunkChoiceToJson(choice: ChunkChoice): ChunkChoiceJson {
-  const out: ChunkChoiceJson = {
-    index: int64ToNumber(choice.index),
-    delta: choice.delta === undefined ? {} : deltaToJson(choice.delta),
-    logprobs: choice.logprobsJson === undefined ? null : parseStoredJson(choice.logprobsJson),
-    finish_reason: choice.finishReason ?? null,
-  };
-  return mergeExtra(out, choice.extraJson);
+  return choiceEnvelopeToJson(choice, { delta: choice.delta === undefined ? {} : deltaToJson(choice.delta) });
 }
 
 function deltaToJson(delta: Delta): DeltaJson {

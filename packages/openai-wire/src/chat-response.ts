@@ -8,128 +8,42 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { ChatResponseSchema, ChoiceSchema, type ChatResponse, type Choice } from "@llmmesh/proto";
+import { chatEnvelopeReaders, chatEnvelopeToJson, choiceEnvelopeReaders, choiceEnvelopeToJson } from "./chat-envelope.js";
 import { WireError } from "./errors.js";
-import {
-  childParam,
-  expectArray,
-  expectInteger,
-  expectObject,
-  expectString,
-  ExtraFields,
-  int64ToNumber,
-  isObject,
-  mergeExtra,
-  parseStoredJson,
-  rejectErrorBody,
-} from "./guards.js";
+import { readFields, type FieldReaders } from "./fields.js";
+import { childParam, expectAnswer, expectObject, type AnswerKind } from "./guards.js";
 import { messageFromJson, messageToJson } from "./messages.js";
 import type { ChatCompletionJson, ChoiceJson } from "./types.js";
-import { usageFromJson, usageToJson } from "./usage.js";
+
+const CHAT_COMPLETION: AnswerKind = { name: "a chat completion", object: "chat.completion", list: "choices" };
+
+const RESPONSE_READERS = chatEnvelopeReaders(choiceFromJson);
+
+const CHOICE_READERS: FieldReaders<Choice> = {
+  ...choiceEnvelopeReaders,
+  message: (m, v, p) => { m.message = messageFromJson(v, p, "response"); },
+};
 
 /** Parses an upstream's complete answer; throws WireError if it is not a chat completion. */
 export function chatResponseFromJson(json: unknown): ChatResponse {
-  if (!isObject(json)) throw new WireError("A chat completion must be a JSON object.");
-  rejectErrorBody(json, "a chat completion");
-  if (json.object !== undefined && json.object !== "chat.completion") {
-    throw new WireError(`Not a chat completion: 'object' is ${JSON.stringify(json.object)}.`, "object");
-  }
-  if (!Array.isArray(json.choices)) throw new WireError("Not a chat completion: 'choices' is not an array.", "choices");
-  const res = create(ChatResponseSchema);
-  const extra = new ExtraFields();
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    switch (key) {
-      case "object":
-        break; // always rendered as "chat.completion"
-      case "id":
-        if (v === null) extra.set(key, null);
-        else res.id = expectString(v, key);
-        break;
-      case "created":
-        if (v === null) extra.set(key, null);
-        else res.created = expectInteger(v, key);
-        break;
-      case "model":
-        if (v === null) extra.set(key, null);
-        else res.model = expectString(v, key);
-        break;
-      case "choices":
-        res.choices = expectArray(v, key).map((c, i) => choiceFromJson(c, childParam(key, i)));
-        break;
-      case "usage":
-        if (v === null) extra.set(key, null);
-        else res.usage = usageFromJson(v, key, "chat");
-        break;
-      case "system_fingerprint":
-        if (v === null) extra.set(key, null);
-        else res.systemFingerprint = expectString(v, key);
-        break;
-      case "service_tier":
-        if (v === null) extra.set(key, null);
-        else res.serviceTier = expectString(v, key);
-        break;
-      default:
-        extra.set(key, v);
-    }
-  }
-  res.extraJson = extra.toJson();
-  return res;
+  return readFields(expectAnswer(json, CHAT_COMPLETION), create(ChatResponseSchema), RESPONSE_READERS);
 }
 
 function choiceFromJson(value: unknown, param: string): Choice {
-  const json = expectObject(value, param);
-  const choice = create(ChoiceSchema);
-  const extra = new ExtraFields();
-  let hasMessage = false;
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    switch (key) {
-      case "index":
-        choice.index = expectInteger(v, childParam(param, key), { min: 0 });
-        break;
-      case "message":
-        choice.message = messageFromJson(v, childParam(param, key), "response");
-        hasMessage = true;
-        break;
-      case "finish_reason":
-        if (v !== null) choice.finishReason = expectString(v, childParam(param, key));
-        break;
-      case "logprobs":
-        if (v !== null) choice.logprobsJson = JSON.stringify(v);
-        break;
-      default:
-        extra.set(key, v);
-    }
+  const choice = readFields(expectObject(value, param), create(ChoiceSchema), CHOICE_READERS, param);
+  if (choice.message === undefined) {
+    throw new WireError(`Not a chat completion: '${param}.message' is missing.`, childParam(param, "message"));
   }
-  if (!hasMessage) throw new WireError(`Not a chat completion: '${param}.message' is missing.`, childParam(param, "message"));
-  choice.extraJson = extra.toJson();
   return choice;
 }
 
 /** Renders a complete answer for a client: `"object":"chat.completion"`. */
 export function chatResponseToJson(res: ChatResponse): Record<string, unknown> {
-  const out: ChatCompletionJson = {
-    id: res.id,
-    object: "chat.completion",
-    created: int64ToNumber(res.created),
-    model: res.model,
-    choices: res.choices.map(choiceToJson),
-  };
-  if (res.usage !== undefined) out.usage = usageToJson(res.usage, "chat");
-  if (res.systemFingerprint !== undefined) out.system_fingerprint = res.systemFingerprint;
-  if (res.serviceTier !== undefined) out.service_tier = res.serviceTier;
-  return mergeExtra(out, res.extraJson);
+  return chatEnvelopeToJson("chat.completion", res, choiceToJson) satisfies ChatCompletionJson;
 }
 
 function choiceToJson(choice: Choice): ChoiceJson {
-  const out: ChoiceJson = {
-    index: int64ToNumber(choice.index),
-    message:
-      choice.message === undefined
-        ? { role: "assistant", content: null, refusal: null }
-        : messageToJson(choice.message, "response"),
-    logprobs: choice.logprobsJson === undefined ? null : parseStoredJson(choice.logprobsJson),
-    finish_reason: choice.finishReason ?? null,
-  };
-  return mergeExtra(out, choice.extraJson);
+  const message =
+    choice.message === undefined ? { role: "assistant", content: null, refusal: null } : messageToJson(choice.message, "response");
+  return choiceEnvelopeToJson(choice, { message });
 }

@@ -16,17 +16,20 @@ import {
   type EmbedResponse,
 } from "@llmmesh/proto";
 import { WireError } from "./errors.js";
+import { ignored, nullKept, readFields, type FieldReaders } from "./fields.js";
 import {
   childParam,
+  expectAnswer,
   expectArray,
   expectInteger,
   expectObject,
   expectString,
   ExtraFields,
+  indexOrPosition,
   int64ToNumber,
   isObject,
   mergeExtra,
-  rejectErrorBody,
+  type AnswerKind,
 } from "./guards.js";
 import type { EmbeddingJson, EmbeddingRequestJson, EmbeddingResponseJson } from "./types.js";
 import { usageFromJson, usageToJson } from "./usage.js";
@@ -132,46 +135,24 @@ function inputToJson(input: EmbedRequest["input"]): EmbeddingRequestJson["input"
   }
 }
 
+const EMBEDDINGS_ANSWER: AnswerKind = { name: "an embeddings answer", object: "list", list: "data", insteadOf: "embeddings" };
+
+/** Explicit nulls are kept in `extraJson`, so they render back as sent. */
+const RESPONSE_READERS: FieldReaders<EmbedResponse> = {
+  object: ignored, // always rendered as "list"
+  data: (m, v, p) => { m.data = expectArray(v, p).map((e, i) => embeddingFromJson(e, childParam(p, i), i)); },
+  model: nullKept((m, v, p) => { m.model = expectString(v, p); }),
+  usage: nullKept((m, v, p) => { m.usage = usageFromJson(v, p, "embeddings"); }),
+};
+
 /** Parses an upstream embeddings answer; throws WireError if it is not one. */
 export function embedResponseFromJson(json: unknown): EmbedResponse {
-  if (!isObject(json)) throw new WireError("An embeddings answer must be a JSON object.");
-  rejectErrorBody(json, "embeddings");
-  if (json.object !== undefined && json.object !== "list") {
-    throw new WireError(`Not an embeddings answer: 'object' is ${JSON.stringify(json.object)}.`, "object");
-  }
-  if (!Array.isArray(json.data)) throw new WireError("Not an embeddings answer: 'data' is not an array.", "data");
-  const res = create(EmbedResponseSchema);
-  const extra = new ExtraFields();
-  for (const key of Object.keys(json)) {
-    const v = json[key];
-    switch (key) {
-      case "object":
-        break; // always rendered as "list"
-      case "data":
-        res.data = expectArray(v, key).map((e, i) => embeddingFromJson(e, childParam(key, i), i));
-        break;
-      case "model":
-        if (v === null) extra.set(key, null);
-        else res.model = expectString(v, key);
-        break;
-      case "usage":
-        if (v === null) extra.set(key, null);
-        else res.usage = usageFromJson(v, key, "embeddings");
-        break;
-      default:
-        extra.set(key, v);
-    }
-  }
-  res.extraJson = extra.toJson();
-  return res;
+  return readFields(expectAnswer(json, EMBEDDINGS_ANSWER), create(EmbedResponseSchema), RESPONSE_READERS);
 }
 
 function embeddingFromJson(value: unknown, param: string, position: number): Embedding {
   const json = expectObject(value, param);
-  const index =
-    json.index === undefined || json.index === null
-      ? BigInt(position)
-      : expectInteger(json.index, childParam(param, "index"), { min: 0 });
+  const index = indexOrPosition(json, param, position);
   const vector = json.embedding;
   const p = childParam(param, "embedding");
   if (typeof vector === "string") return create(EmbeddingSchema, { index, base64: vector });

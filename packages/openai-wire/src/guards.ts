@@ -168,13 +168,50 @@ export function hasOnlyKeys(obj: JsonObject, allowed: readonly string[]): boolea
   return true;
 }
 
+/** What `expectAnswer` checks an upstream answer against. */
+export interface AnswerKind {
+  /** The kind with its article, for messages: "a chat completion". */
+  readonly name: string;
+  /** Its `object` value, which upstreams may omit: "chat.completion". */
+  readonly object: string;
+  /** The key of its list of results: "choices" or "data". */
+  readonly list: string;
+  /** Whether the list may be absent (a usage-only chunk has none). */
+  readonly listOptional?: boolean;
+  /** What an error body came "instead of", when not `name`. */
+  readonly insteadOf?: string;
+}
+
 /**
- * Throws a WireError when an upstream sent an OpenAI error body (`{"error":
- * {...}}`) where an answer was expected, quoting its message.
+ * The upstream answer `json` as an object of `kind`, or a WireError: when it
+ * is not an object, is an OpenAI error body (`{"error":{...}}`, quoted), has
+ * another `object`, or its list of results is not an array.
  */
-export function rejectErrorBody(json: JsonObject, what: string): void {
+export function expectAnswer(json: unknown, kind: AnswerKind): JsonObject {
+  if (!isObject(json)) throw new WireError(`${kind.name.charAt(0).toUpperCase()}${kind.name.slice(1)} must be a JSON object.`);
+  rejectErrorBody(json, kind.insteadOf ?? kind.name);
+  if (json.object !== undefined && json.object !== kind.object) {
+    throw new WireError(`Not ${kind.name}: 'object' is ${JSON.stringify(json.object)}.`, "object");
+  }
+  const list = json[kind.list];
+  if (!Array.isArray(list) && !(kind.listOptional === true && list === undefined)) {
+    throw new WireError(`Not ${kind.name}: '${kind.list}' is not an array.`, kind.list);
+  }
+  return json;
+}
+
+function rejectErrorBody(json: JsonObject, what: string): void {
   if (json.error !== undefined && json.error !== null && json.choices === undefined) {
     const detail = isObject(json.error) && typeof json.error.message === "string" ? `: ${json.error.message}` : "";
     throw new WireError(`The upstream sent an error instead of ${what}${detail}`);
   }
+}
+
+/**
+ * The `index` of a list element, or its `position` when `index` is absent
+ * or null (some compatible servers omit it); a WireError if it is not a
+ * non-negative integer.
+ */
+export function indexOrPosition(json: JsonObject, param: string, position: number): bigint {
+  return json.index === undefined || json.index === null ? BigInt(position) : expectInteger(json.index, childParam(param, "index"), { min: 0 });
 }

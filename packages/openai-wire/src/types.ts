@@ -89,25 +89,26 @@ export type UsageJson = {
   completion_tokens_details?: { reasoning_tokens?: number } & Passthrough;
 } & Passthrough;
 
-/** One alternative of a complete answer. */
-export type ChoiceJson = {
-  index: number;
-  message: ChatMessageJson;
-  logprobs: unknown;
-  finish_reason: string | null;
-} & Passthrough;
+/** What every choice has around its body (`{message}` or `{delta}`), in OpenAI's key order. */
+export type ChoiceEnvelopeJson<Body> = { index: number } & Body & { logprobs: unknown; finish_reason: string | null } & Passthrough;
 
-/** A complete (non-streamed) answer: `"object":"chat.completion"`. */
-export type ChatCompletionJson = {
+/** One alternative of a complete answer. */
+export type ChoiceJson = ChoiceEnvelopeJson<{ message: ChatMessageJson }>;
+
+/** The top level of a complete answer or of a streamed chunk: `Kind` (its `object`) says which, `Choice` is its choice type. */
+export type ChatEnvelopeJson<Kind extends string, Choice> = {
   id: string;
-  object: "chat.completion";
+  object: Kind;
   created: number;
   model: string;
-  choices: ChoiceJson[];
+  choices: Choice[];
   usage?: UsageJson | null;
   system_fingerprint?: string | null;
   service_tier?: string | null;
 } & Passthrough;
+
+/** A complete (non-streamed) answer: `"object":"chat.completion"`. */
+export type ChatCompletionJson = ChatEnvelopeJson<"chat.completion", ChoiceJson>;
 
 /** A fragment of a tool call in a streamed delta. */
 export type ToolCallDeltaJson = {
@@ -127,24 +128,10 @@ export type DeltaJson = {
 } & Passthrough;
 
 /** One alternative's delta in a chunk. */
-export type ChunkChoiceJson = {
-  index: number;
-  delta: DeltaJson;
-  logprobs: unknown;
-  finish_reason: string | null;
-} & Passthrough;
+export type ChunkChoiceJson = ChoiceEnvelopeJson<{ delta: DeltaJson }>;
 
 /** One streamed chunk: `"object":"chat.completion.chunk"`. */
-export type ChatCompletionChunkJson = {
-  id: string;
-  object: "chat.completion.chunk";
-  created: number;
-  model: string;
-  choices: ChunkChoiceJson[];
-  usage?: UsageJson | null;
-  system_fingerprint?: string | null;
-  service_tier?: string | null;
-} & Passthrough;
+export type ChatCompletionChunkJson = ChatEnvelopeJson<"chat.completion.chunk", ChunkChoiceJson>;
 
 /** A `/v1/embeddings` request body. */
 export type EmbeddingRequestJson = {

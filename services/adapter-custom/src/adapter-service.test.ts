@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { ConfigStore, errorDetailOf, parseConfig, Reason, silentLogger } from "@llmmesh/common";
-import { AdapterService, type ChatChunk } from "@llmmesh/proto";
+import type { ChatChunk } from "@llmmesh/proto";
+import { adapterClient, collect, failure } from "../../../test/support/adapter-client.js";
 import { createCustomAdapterService } from "./index.js";
 import { mockVector, vectorToBase64 } from "./providers/mock/embeddings.js";
 
@@ -19,7 +20,7 @@ models:
     targets: [{ provider: mock, model: mock-large }]
 `);
 const service = createCustomAdapterService({ config: new ConfigStore(config), logger: silentLogger });
-const client = createClient(AdapterService, createRouterTransport((router) => router.service(AdapterService, service)));
+const client = adapterClient(service);
 
 const target = (provider = "mock", model = "mock-small") => ({ provider, model });
 const chatOf = (text: string) => ({ model: "chat-default", messages: [{ role: "user", content: { case: "text" as const, value: text } }] });
@@ -204,18 +205,3 @@ describe("provider config", () => {
     expect(errorDetailOf(err)).toMatchObject({ reason: Reason.InvalidRequest, param: "target.provider" });
   });
 });
-
-async function collect(stream: AsyncIterable<{ chunk?: ChatChunk }>): Promise<ChatChunk[]> {
-  const chunks: ChatChunk[] = [];
-  for await (const { chunk } of stream) if (chunk !== undefined) chunks.push(chunk);
-  return chunks;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}

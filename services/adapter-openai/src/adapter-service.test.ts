@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import { ConfigStore, errorDetailOf, parseConfig, Reason, silentLogger } from "@llmmesh/common";
 import { AdapterService, type ChatChunk } from "@llmmesh/proto";
 import {
@@ -11,6 +11,7 @@ import {
   startMockOpenAI,
   type MockOpenAI,
 } from "../../../test/support/mock-openai-upstream.js";
+import { adapterClient, collect, failure } from "../../../test/support/adapter-client.js";
 import { createOpenAIAdapter, type OpenAIAdapter } from "./index.js";
 
 const API_KEY = "sk-test-0123456789abcdef";
@@ -60,7 +61,7 @@ beforeAll(async () => {
   closedPort = await unusedPort();
   store = new ConfigStore(parseConfig(configYaml(mock.url)));
   adapter = createOpenAIAdapter({ config: store, logger: silentLogger, env });
-  client = createClient(AdapterService, createRouterTransport((router) => router.service(AdapterService, adapter.service)));
+  client = adapterClient(adapter.service);
 });
 
 afterAll(async () => {
@@ -148,7 +149,7 @@ describe("chatStream", () => {
     const own = await startMockOpenAI();
     const ownStore = new ConfigStore(parseConfig(`providers: [{ name: own, adapter: openai, base_url: "${own.url}" }]`));
     const ownAdapter = createOpenAIAdapter({ config: ownStore, logger: silentLogger, env: {} });
-    const ownClient = createClient(AdapterService, createRouterTransport((router) => router.service(AdapterService, ownAdapter.service)));
+    const ownClient = adapterClient(ownAdapter.service);
     try {
       own.scriptNext({ kind: "slow-close", ms: 60_000 }); // far beyond the test timeout: only [DONE] can end this stream
       const chunks = await collect(ownClient.chatStream({ target: target("own"), chat: userChat("done means done") }));
@@ -346,7 +347,7 @@ describe("connection pooling", () => {
     const own = await startMockOpenAI();
     const ownStore = new ConfigStore(parseConfig(`providers: [{ name: own, adapter: openai, base_url: "${own.url}" }]`));
     const ownAdapter = createOpenAIAdapter({ config: ownStore, logger: silentLogger, env: {} });
-    const ownClient = createClient(AdapterService, createRouterTransport((router) => router.service(AdapterService, ownAdapter.service)));
+    const ownClient = adapterClient(ownAdapter.service);
     try {
       const chat = () => ownClient.chat({ target: target("own"), chat: userChat("once more") });
       const stream = () => collect(ownClient.chatStream({ target: target("own"), chat: userChat("stream once more") }));
@@ -368,20 +369,6 @@ describe("connection pooling", () => {
     }
   });
 });
-
-async function collect<T>(stream: AsyncIterable<{ chunk?: T }>, into: T[] = []): Promise<T[]> {
-  for await (const { chunk } of stream) if (chunk !== undefined) into.push(chunk);
-  return into;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** A port nothing listens on: bound once, then released. */
 async function unusedPort(): Promise<number> {

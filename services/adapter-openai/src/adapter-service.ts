@@ -1,8 +1,8 @@
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { meshError, Reason, type ConfigSnapshot, type ConfigStore, type Logger } from "@llmmesh/common";
-import { AdapterService, type ChatRequest, type Target } from "@llmmesh/proto";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { createAdapterRpcs, unknownProtocolError, type ConfigSnapshot, type ConfigStore, type Logger, type OpenedCall } from "@llmmesh/common";
+import type { AdapterService } from "@llmmesh/proto";
 import { protocols } from "./providers/index.js";
-import type { ProviderProtocol, ResolvedProvider, UpstreamCall } from "./providers/provider.js";
+import type { ResolvedProvider, UpstreamCall } from "./providers/provider.js";
 import { ProviderResolver } from "./provider-resolver.js";
 import { readBodyText, transportFailure, UpstreamClient } from "./upstream-client.js";
 
@@ -35,56 +35,17 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
   const unsubscribe = deps.config.subscribe((snapshot) => upstream.retainOrigins(originsOf(snapshot)));
 
   /** The protocol and call for one RPC against `providerName`. */
-  const open = (providerName: string, ctx: HandlerContext): { protocol: ProviderProtocol; call: UpstreamCall } => {
+  const open = (providerName: string, ctx: HandlerContext): OpenedCall<UpstreamCall> => {
     const provider = resolver.resolve(deps.config.current(), providerName);
     const protocol = protocols.get(provider.protocol);
     if (protocol === undefined) {
-      throw meshError(
-        Code.FailedPrecondition,
-        `provider "${provider.name}" uses protocol "${provider.protocol}", which adapter-openai does not speak (it speaks: ${[...protocols.keys()].join(", ")})`,
-        { reason: Reason.ProviderMisconfigured, provider: provider.name },
-      );
+      throw unknownProtocolError({ adapter: "adapter-openai", provider: provider.name, protocol: provider.protocol, spoken: protocols.keys() });
     }
     return { protocol, call: createCall(provider, ctx.signal, upstream, logger) };
   };
 
-  const service: ServiceImpl<typeof AdapterService> = {
-    async chat(req, ctx) {
-      const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      return { chat: await protocol.chat(call, target.model, requireChat(req.chat)) };
-    },
-
-    async *chatStream(req, ctx) {
-      const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      for await (const chunk of protocol.chatStream(call, target.model, requireChat(req.chat))) yield { chunk };
-    },
-
-    async embed(req, ctx) {
-      const target = requireTarget(req.target);
-      if (req.embed === undefined) throw invalid("embed is required", "embed");
-      const { protocol, call } = open(target.provider, ctx);
-      return { embed: await protocol.embed(call, target.model, req.embed) };
-    },
-
-    async listModels(req, ctx) {
-      if (req.provider === "") throw invalid("provider is required", "provider");
-      const { protocol, call } = open(req.provider, ctx);
-      return { models: await protocol.listModels(call) };
-    },
-
-    async probe(req, ctx) {
-      const provider = req.target?.provider ?? "";
-      if (provider === "") throw invalid("target.provider is required", "target.provider");
-      const { protocol, call } = open(provider, ctx);
-      const result = await protocol.probe(call);
-      return { healthy: result.healthy, latencyMs: BigInt(result.latencyMs), message: result.message };
-    },
-  };
-
   return {
-    service,
+    service: createAdapterRpcs(open),
     async close() {
       unsubscribe();
       await upstream.close();
@@ -148,19 +109,4 @@ function originsOf(snapshot: ConfigSnapshot): Set<string> {
     if (provider.base_url !== undefined) origins.add(new URL(provider.base_url).origin);
   }
   return origins;
-}
-
-function requireTarget(target: Target | undefined): Target {
-  if (target === undefined || target.provider === "") throw invalid("target.provider is required", "target.provider");
-  if (target.model === "") throw invalid("target.model is required", "target.model");
-  return target;
-}
-
-function requireChat(chat: ChatRequest | undefined): ChatRequest {
-  if (chat === undefined) throw invalid("chat is required", "chat");
-  return chat;
-}
-
-function invalid(message: string, param: string) {
-  return meshError(Code.InvalidArgument, message, { reason: Reason.InvalidRequest, param });
 }

@@ -1,8 +1,9 @@
-import { createClient, createRouterTransport, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { AdapterService, PolicyService, RouterService } from "@llmmesh/proto";
 import { createServiceTransport } from "../clients.js";
 import { forwardableErrors } from "./interceptors.js";
+import { collectImplementations, createDirectTransport } from "./direct-transport.js";
 import type { ConfigStore } from "../config/store.js";
 import type { BuiltComponent, Component, MeshClients } from "./component.js";
 import { adapterUrl, serviceUrl } from "./addresses.js";
@@ -31,13 +32,21 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
     }
     return transport;
   };
+  // "direct" calls implementations without serialising; "memory" runs the
+  // full Connect protocol in memory (the same bytes as the network, for
+  // debugging a suspected difference between the two).
+  const inProcessKind = env.LLMMESH_IN_PROCESS_TRANSPORT === "memory" ? "memory" : "direct";
   const localTransport = (name: string, built: () => BuiltComponent) => {
     let transport = inProcess.get(name);
     if (!transport) {
-      transport = createRouterTransport((router) => built().register(router), {
-        router: { readMaxBytes: maxMessageBytes(), writeMaxBytes: maxMessageBytes() },
-        transport: { interceptors: [forwardableErrors] },
-      });
+      const register = (router: ConnectRouter) => built().register(router);
+      transport =
+        inProcessKind === "direct"
+          ? createDirectTransport(collectImplementations(register), { interceptors: [forwardableErrors] })
+          : createRouterTransport(register, {
+              router: { readMaxBytes: maxMessageBytes(), writeMaxBytes: maxMessageBytes() },
+              transport: { interceptors: [forwardableErrors] },
+            });
       inProcess.set(name, transport);
     }
     return transport;

@@ -1,5 +1,4 @@
-import type { ConfigSnapshot, Logger, ProviderConfig } from "@llmmesh/common";
-import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ModelInfo } from "@llmmesh/proto";
+import type { AdapterProtocol, ConfigSnapshot, Logger, ProviderConfig } from "@llmmesh/common";
 
 /** Everything a protocol gets for one call. */
 export interface ProtocolCall {
@@ -13,26 +12,11 @@ export interface ProtocolCall {
 }
 
 /** The result of a health probe. */
-export interface ProbeResult {
-  healthy: boolean;
-  latencyMs: number;
-  message: string;
-}
+export type { ProbeResult } from "@llmmesh/common";
 
 /**
  * One protocol served by adapter-custom (the built-in mock today; Anthropic
  * Messages, Gemini and declarative HTTP mappings later). Implementations hold
  * every quirk of their protocol; failures are thrown as mesh errors.
  */
-export interface CustomProtocol {
-  /** A complete chat answer from `model`. */
-  chat(call: ProtocolCall, model: string, request: ChatRequest): Promise<ChatResponse>;
-  /** The chunks of a streamed answer as they are produced, ending with a usage chunk (no choices). */
-  chatStream(call: ProtocolCall, model: string, request: ChatRequest): AsyncIterable<ChatChunk>;
-  /** Embeddings from `model`. */
-  embed(call: ProtocolCall, model: string, request: EmbedRequest): Promise<EmbedResponse>;
-  /** The models the provider serves. */
-  listModels(call: ProtocolCall): Promise<ModelInfo[]>;
-  /** Whether the provider answers; throws only for cancellation. */
-  probe(call: ProtocolCall): Promise<ProbeResult>;
-}
+export type CustomProtocol = AdapterProtocol<ProtocolCall>;

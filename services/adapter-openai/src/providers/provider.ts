@@ -1,6 +1,5 @@
 import type { ConnectError } from "@connectrpc/connect";
-import type { Logger } from "@llmmesh/common";
-import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ModelInfo } from "@llmmesh/proto";
+import type { AdapterProtocol, Logger } from "@llmmesh/common";
 import type { UpstreamResponse } from "../upstream-client.js";
 
 /**
@@ -48,11 +47,7 @@ export interface UpstreamCall {
 }
 
 /** The result of a health probe. */
-export interface ProbeResult {
-  healthy: boolean;
-  latencyMs: number;
-  message: string;
-}
+export type { ProbeResult } from "@llmmesh/common";
 
 /**
  * One upstream wire protocol. Implementations hold every quirk of their
@@ -60,15 +55,4 @@ export interface ProbeResult {
  * around them knows none. Failures are thrown as mesh errors
  * (`meshError`), precise enough for the router to decide on retries.
  */
-export interface ProviderProtocol {
-  /** A complete chat answer from `model`. */
-  chat(call: UpstreamCall, model: string, request: ChatRequest): Promise<ChatResponse>;
-  /** The chunks of a streamed answer, each yielded as soon as it arrives; the final usage chunk included. */
-  chatStream(call: UpstreamCall, model: string, request: ChatRequest): AsyncIterable<ChatChunk>;
-  /** Embeddings from `model`. */
-  embed(call: UpstreamCall, model: string, request: EmbedRequest): Promise<EmbedResponse>;
-  /** The models the provider says it serves. */
-  listModels(call: UpstreamCall): Promise<ModelInfo[]>;
-  /** Whether the provider answers; never throws for upstream failures (only for cancellation). */
-  probe(call: UpstreamCall): Promise<ProbeResult>;
-}
+export type ProviderProtocol = AdapterProtocol<UpstreamCall>;

@@ -1,0 +1,141 @@
+/**
+ * The RPC shell every adapter shares: it checks each AdapterService request,
+ * asks the adapter for the protocol and call that serve the named provider,
+ * and hands the work to that protocol. Adapters differ only in how they open
+ * a call (which config they read, which secrets they resolve, which pools
+ * they use) and in the protocols they speak.
+ */
+import { Code, type ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type {
+  AdapterService,
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  EmbedRequest,
+  EmbedResponse,
+  ModelInfo,
+  Target,
+} from "@llmmesh/proto";
+import { meshError, Reason } from "./errors.js";
+
+/** The result of a health probe. */
+export interface ProbeResult {
+  healthy: boolean;
+  latencyMs: number;
+  message: string;
+}
+
+/**
+ * One wire protocol an adapter speaks. `Call` is what the adapter binds for
+ * one RPC (the provider's config, the cancellation signal, a logger, …).
+ * Implementations hold every quirk of their protocol; the shell around them
+ * knows none. Failures are thrown as mesh errors (`meshError`), precise
+ * enough for the router to decide on retries.
+ */
+export interface AdapterProtocol<Call> {
+  /** A complete chat answer from `model`. */
+  chat(call: Call, model: string, request: ChatRequest): Promise<ChatResponse>;
+  /** The chunks of a streamed answer, each yielded as soon as it is there, ending with the usage chunk (no choices). */
+  chatStream(call: Call, model: string, request: ChatRequest): AsyncIterable<ChatChunk>;
+  /** Embeddings from `model`. */
+  embed(call: Call, model: string, request: EmbedRequest): Promise<EmbedResponse>;
+  /** The models the provider says it serves. */
+  listModels(call: Call): Promise<ModelInfo[]>;
+  /** Whether the provider answers; never throws for upstream failures (only for cancellation). */
+  probe(call: Call): Promise<ProbeResult>;
+}
+
+/** The protocol that serves one RPC, and the call it is given. */
+export interface OpenedCall<Call> {
+  protocol: AdapterProtocol<Call>;
+  call: Call;
+}
+
+/**
+ * Opens one RPC against the provider named `providerName`, with the RPC's
+ * context (its signal aborts when the RPC is cancelled or its deadline
+ * passes). Throws a mesh error when the provider cannot be served.
+ */
+export type OpenCall<Call> = (providerName: string, ctx: HandlerContext) => OpenedCall<Call>;
+
+/**
+ * Creates an adapter's AdapterService implementation around `open`. Requests
+ * missing a target, provider, model, chat or embed request are refused with
+ * InvalidArgument (reason `invalid_request`, `param` naming the field) before
+ * any provider is opened.
+ */
+export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeof AdapterService> {
+  return {
+    async chat(req, ctx) {
+      const target = requireTarget(req.target);
+      const { protocol, call } = open(target.provider, ctx);
+      return { chat: await protocol.chat(call, target.model, requireChat(req.chat)) };
+    },
+
+    async *chatStream(req, ctx) {
+      const target = requireTarget(req.target);
+      const { protocol, call } = open(target.provider, ctx);
+      for await (const chunk of protocol.chatStream(call, target.model, requireChat(req.chat))) yield { chunk };
+    },
+
+    async embed(req, ctx) {
+      const target = requireTarget(req.target);
+      if (req.embed === undefined) throw invalid("embed is required", "embed");
+      const { protocol, call } = open(target.provider, ctx);
+      return { embed: await protocol.embed(call, target.model, req.embed) };
+    },
+
+    async listModels(req, ctx) {
+      if (req.provider === "") throw invalid("provider is required", "provider");
+      const { protocol, call } = open(req.provider, ctx);
+      return { models: await protocol.listModels(call) };
+    },
+
+    async probe(req, ctx) {
+      const provider = req.target?.provider ?? "";
+      if (provider === "") throw invalid("target.provider is required", "target.provider");
+      const { protocol, call } = open(provider, ctx);
+      const result = await protocol.probe(call);
+      return { healthy: result.healthy, latencyMs: BigInt(result.latencyMs), message: result.message };
+    },
+  };
+}
+
+/** What `unknownProtocolError` names. */
+export interface UnknownProtocol {
+  /** The adapter refusing, e.g. "adapter-openai". */
+  adapter: string;
+  provider: string;
+  /** The protocol the provider's config asks for. */
+  protocol: string;
+  /** The protocols the adapter does speak. */
+  spoken: Iterable<string>;
+}
+
+/**
+ * The error for a provider whose configured protocol the adapter does not
+ * speak: FailedPrecondition with reason `provider_misconfigured`, since only
+ * an operator can fix it (retrying elsewhere with the same config cannot).
+ */
+export function unknownProtocolError({ adapter, provider, protocol, spoken }: UnknownProtocol): ConnectError {
+  return meshError(
+    Code.FailedPrecondition,
+    `provider "${provider}" uses protocol "${protocol}", which ${adapter} does not speak (it speaks: ${[...spoken].join(", ")})`,
+    { reason: Reason.ProviderMisconfigured, provider },
+  );
+}
+
+function requireTarget(target: Target | undefined): Target {
+  if (target === undefined || target.provider === "") throw invalid("target.provider is required", "target.provider");
+  if (target.model === "") throw invalid("target.model is required", "target.model");
+  return target;
+}
+
+function requireChat(chat: ChatRequest | undefined): ChatRequest {
+  if (chat === undefined) throw invalid("chat is required", "chat");
+  return chat;
+}
+
+function invalid(message: string, param: string): ConnectError {
+  return meshError(Code.InvalidArgument, message, { reason: Reason.InvalidRequest, param });
+}

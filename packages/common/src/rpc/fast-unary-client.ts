@@ -1,0 +1,109 @@
+import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import { Pool } from "undici";
+import { rpcPath, UNARY_PROTO } from "./unary-path.js";
+import { abortError, callSignal, cannotAbort } from "./call-signal.js";
+
+/** Settings of a fast unary transport. */
+export interface FastUnaryTransportOptions {
+  /** Largest message sent or accepted. */
+  maxMessageBytes: number;
+  interceptors?: Interceptor[];
+  /** Deadline for calls that set none. */
+  defaultTimeoutMs?: number;
+  /** Carries every streaming call. */
+  streaming: Transport;
+  /** Kept-alive connections to the peer. */
+  connections?: number;
+}
+
+/** A transport with a `close()` that releases its connections. */
+export type ClosableTransport = Transport & { close(): Promise<void> };
+
+/**
+ * The client side of the hot path: Connect unary calls with binary messages
+ * over a pool of kept-alive HTTP/1.1 connections (undici), one buffer each
+ * way. Measured several times cheaper per call than the general HTTP/2
+ * client; streaming calls go to `streaming`, which keeps them multiplexed.
+ * Interceptors, deadlines and cancellation behave as on any transport.
+ */
+export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTransportOptions): ClosableTransport {
+  const url = new URL(baseUrl);
+  const prefix = url.pathname.replace(/\/$/, "");
+  const pool = new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 });
+  const interceptors = options.interceptors ?? [];
+  const limit = options.maxMessageBytes;
+
+  const call = async (req: UnaryRequest, deadline: number | undefined): Promise<UnaryResponse> => {
+    const method = req.method;
+    const body = toBinary(method.input, req.message);
+    if (body.byteLength > limit) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
+    const headers: Record<string, string> = { "content-type": UNARY_PROTO, "connect-protocol-version": "1" };
+    req.header.forEach((value, name) => (headers[name] = value));
+    if (deadline !== undefined) headers["connect-timeout-ms"] = String(deadline);
+    let response;
+    try {
+      // Listening on the shared never-firing signal would pile up listeners for nothing.
+      const signal = cannotAbort(req.signal) ? undefined : req.signal;
+      response = await pool.request({ method: "POST", path: prefix + rpcPath(method), headers, body, signal });
+    } catch (err) {
+      if (req.signal.aborted) throw abortError(req.signal);
+      throw new ConnectError(`cannot reach ${url.origin}: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    }
+    const bytes = new Uint8Array(await response.body.arrayBuffer());
+    if (bytes.byteLength > limit) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
+    const header = new Headers();
+    const trailer = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (typeof value !== "string") continue;
+      if (name.startsWith("trailer-")) trailer.set(name.slice(8), value);
+      else header.set(name, value);
+    }
+    if (response.statusCode === 200 && header.get("content-type") === UNARY_PROTO) {
+      return { stream: false, service: method.parent, method, header, trailer, message: fromBinary(method.output, bytes) };
+    }
+    const fallback = new ConnectError(`HTTP ${response.statusCode} from ${url.origin}`, codeFromHttpStatus(response.statusCode));
+    throw header.get("content-type")?.startsWith("application/json") ? errorFromJsonBytes(bytes, undefined, fallback) : fallback;
+  };
+
+  return {
+    async unary<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodUnary<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: ConstructorParameters<typeof Headers>[0] | undefined,
+      input: MessageInitShape<I>,
+      contextValues?: ContextValues,
+    ): Promise<UnaryResponse<I, O>> {
+      // Connect's runUnaryCall would make two controllers and a DOMException
+      // per call; this path only pays for what the call actually uses.
+      const deadline = timeoutMs ?? options.defaultTimeoutMs;
+      const cancellation = callSignal(signal, deadline);
+      const request: UnaryRequest<I, O> = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: baseUrl + rpcPath(method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: isMessage(input, method.input) ? input : create(method.input, input),
+        signal: cancellation.signal,
+      };
+      try {
+        const chain = interceptors.reduceRight<(req: UnaryRequest) => Promise<UnaryResponse>>(
+          (next, interceptor) => interceptor(next as never) as never,
+          (req) => call(req, deadline),
+        );
+        return (await chain(request as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
+      } catch (err) {
+        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
+      } finally {
+        cancellation.done();
+      }
+    },
+    stream: (...args) => options.streaming.stream(...args),
+    close: () => pool.close(),
+  };
+}
