@@ -83,7 +83,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     session.once("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer((socket) => {
+  // noDelay: answers are written as headers then body; with Nagle's
+  // algorithm on, the second write waits for the peer's delayed ACK (~40 ms).
+  // http.createServer sets it for its own sockets, but these are ours.
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());

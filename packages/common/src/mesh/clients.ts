@@ -8,6 +8,14 @@ import type { ConfigStore } from "../config/store.js";
 import type { BuiltComponent, Component, MeshClients } from "./component.js";
 import { adapterUrl, serviceUrl } from "./addresses.js";
 
+/**
+ * Deadlines for calls that set none, so no internal call can hang forever.
+ * Policy answers from memory; the router and adapters bound their own
+ * upstream work by the model's timeout, so theirs is only a backstop long
+ * enough for the longest stream.
+ */
+const CALL_DEADLINE_MS = { policy: 10_000, router: 30 * 60_000, adapter: 30 * 60_000 } as const;
+
 /** Components hosted in this process, built on first use. */
 export interface LocalComponents {
   find(predicate: (component: Component) => boolean): { component: Component; built: () => BuiltComponent } | undefined;
@@ -24,11 +32,12 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
   const clients = new Map<string, Client<DescService>>();
 
   const maxMessageBytes = () => config.current().config.server.rpc_max_bytes;
-  const remoteTransport = (url: string) => {
-    let transport = remote.get(url);
+  const remoteTransport = (url: string, defaultTimeoutMs: number) => {
+    const key = `${url} ${defaultTimeoutMs}`;
+    let transport = remote.get(key);
     if (!transport) {
-      transport = createServiceTransport(url, { maxMessageBytes: maxMessageBytes(), interceptors: [forwardableErrors] });
-      remote.set(url, transport);
+      transport = createServiceTransport(url, { maxMessageBytes: maxMessageBytes(), interceptors: [forwardableErrors], defaultTimeoutMs });
+      remote.set(key, transport);
     }
     return transport;
   };
@@ -65,7 +74,7 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
     const hosted = local.find((c) => c.name === kind);
     if (hosted) return client(service, `local:${kind}`, () => localTransport(kind, hosted.built));
     const url = serviceUrl(kind, config.current().config, env);
-    return client(service, `remote:${url}`, () => remoteTransport(url));
+    return client(service, `remote:${url}`, () => remoteTransport(url, CALL_DEADLINE_MS[kind]));
   };
 
   return {
@@ -80,7 +89,7 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
       if (hosted) return client(AdapterService, `local:${hosted.component.name}`, () => localTransport(hosted.component.name, hosted.built));
       const url = adapterUrl(adapterName, config.current().config, env);
       if (!url) return undefined;
-      return client(AdapterService, `remote:${url}`, () => remoteTransport(url));
+      return client(AdapterService, `remote:${url}`, () => remoteTransport(url, CALL_DEADLINE_MS.adapter));
     },
   };
 }

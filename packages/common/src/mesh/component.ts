@@ -1,6 +1,8 @@
 import type { Client, ConnectRouter } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import type { AdapterService, PolicyService, RouterService } from "@llmmesh/proto";
+import type { ConfigControl } from "../config/config-control.js";
+import type { ConfigSnapshot } from "../config/snapshot.js";
 import type { ConfigStore } from "../config/store.js";
 import type { Logger } from "../logger.js";
 import type { HttpHandler } from "../server.js";
@@ -25,6 +27,8 @@ export interface ComponentContext {
   logger: Logger;
   clients: MeshClients;
   env: NodeJS.ProcessEnv;
+  /** The operators' config operations (push, history, fleet status) when the process follows NATS; the gateway's admin API serves them. */
+  configControl?: ConfigControl;
 }
 
 /** A built component, ready to be mounted on a server. */
@@ -50,4 +54,12 @@ export interface Component {
   /** For adapters: the adapter name config refers to (`providers[].adapter`). */
   adapterName?: string;
   build(context: ComponentContext): BuiltComponent;
+  /**
+   * This service's own check of a config revision that passed the schema
+   * (say, the router: every adapter has an address it can call). Problems
+   * name the path at fault; any problem makes the process refuse the
+   * revision and keep the one it runs. Called before `build` for the first
+   * revision, so it depends on the snapshot and environment only.
+   */
+  validate?(snapshot: ConfigSnapshot, env: NodeJS.ProcessEnv): string[];
 }

@@ -2,17 +2,34 @@ import {
   Code,
   ConnectError,
   createContextValues,
-  createHandlerContext,
   createMethodImplSpec,
   createServiceImplSpec,
   type ConnectRouter,
+  type ContextValues,
   type Interceptor,
   type MethodImplSpec,
   type ServiceImplSpec,
+  type StreamRequest,
+  type StreamResponse,
   type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
-import { createMethodUrl, getAbortSignalReason, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
-import { create, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  isMessage,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodStreaming,
+  type DescMethodUnary,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { abortError, callSignal } from "../rpc/call-signal.js";
+import { LightHandlerContext } from "../rpc/handler-context.js";
+import { chainStream, chainUnary } from "../rpc/interceptor-chain.js";
+import { rpcPath } from "../rpc/unary-path.js";
 
 /**
  * Captures what a component registers on a router as implementation specs,
@@ -42,6 +59,7 @@ export function collectImplementations(register: (router: ConnectRouter) => void
 
 const PROTOCOL = "in-process";
 const BASE_URL = "in-process://mesh";
+type HeaderInit = ConstructorParameters<typeof Headers>[0];
 
 /**
  * A transport that calls service implementations in this process directly:
@@ -50,109 +68,139 @@ const BASE_URL = "in-process://mesh";
  * aborts or the deadline passes), and normalises outputs into messages, so
  * callers cannot tell it from a network transport — except that messages are
  * shared by reference: neither side may mutate a message it sent or received.
+ * Signals and headers are made only when a call needs them.
  */
 export function createDirectTransport(implementations: readonly ServiceImplSpec[], options: { interceptors?: Interceptor[] } = {}): Transport {
   const specs = new Map<string, MethodImplSpec>();
   for (const implementation of implementations) {
-    for (const spec of Object.values(implementation.methods)) specs.set(spec.method.parent.typeName + "/" + spec.method.name, spec);
+    for (const spec of Object.values(implementation.methods)) specs.set(rpcPath(spec.method), spec);
   }
   const interceptors = options.interceptors ?? [];
   const lookup = (method: DescMethod): MethodImplSpec => {
-    const spec = specs.get(method.parent.typeName + "/" + method.name);
+    const spec = specs.get(rpcPath(method));
     if (!spec) throw new ConnectError(`${method.parent.typeName}/${method.name} is not implemented in this process`, Code.Unimplemented);
     return spec;
   };
-  const contextFor = (method: DescMethod, url: string, timeoutMs: number | undefined, signal: AbortSignal, header: Headers, contextValues: ReturnType<typeof createContextValues>) =>
-    createHandlerContext({
+  const contextFor = (req: UnaryRequest | StreamRequest, timeoutMs: number | undefined) =>
+    new LightHandlerContext(req.method, PROTOCOL, req.url, () => req.signal, () => req.header, timeoutMs);
+
+  const callUnary = async (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> => {
+    const spec = lookup(req.method);
+    if (spec.kind !== "unary") throw new ConnectError(`${req.method.name} is not unary`, Code.Internal);
+    const ctx = contextFor(req, timeoutMs);
+    const output = await spec.impl(req.message, ctx);
+    const method = req.method;
+    return {
+      stream: false,
       service: method.parent,
       method,
-      protocolName: PROTOCOL,
-      requestMethod: "POST",
-      url,
-      timeoutMs,
-      requestSignal: signal,
-      requestHeader: header,
-      contextValues,
-    });
+      header: ctx.responseHeader,
+      trailer: ctx.responseTrailer,
+      message: create(method.output, output as MessageInitShape<typeof method.output>),
+    };
+  };
+
+  const callStream = async (req: StreamRequest, timeoutMs: number | undefined): Promise<StreamResponse> => {
+    const spec = lookup(req.method);
+    if (spec.kind !== "server_streaming") throw new ConnectError(`${req.method.name}: only server streaming runs in process`, Code.Unimplemented);
+    const method = req.method;
+    const request = await firstMessage(req.message);
+    const ctx = contextFor(req, timeoutMs);
+    const outputs = spec.impl(request, ctx)[Symbol.asyncIterator]();
+    // A caller that stops listening aborts the call: end the callee's generator too.
+    req.signal.addEventListener("abort", () => void outputs.return?.().catch(() => {}), { once: true });
+    const messages = (async function* () {
+      try {
+        for (;;) {
+          const next = await outputs.next();
+          if (next.done) break;
+          yield create(method.output, next.value as MessageInitShape<typeof method.output>);
+        }
+      } catch (err) {
+        throw req.signal.aborted ? abortError(req.signal) : ConnectError.from(err);
+      }
+      // A cancelled call ends in an error, as it does over the network, never as a complete stream.
+      if (req.signal.aborted) throw abortError(req.signal);
+    })();
+    return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages };
+  };
 
   return {
-    unary(method, signal, timeoutMs, header, input, contextValues) {
-      return runUnaryCall({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl(BASE_URL, method),
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          const spec = lookup(method);
-          if (spec.kind !== "unary") throw new ConnectError(`${method.name} is not unary`, Code.Internal);
-          const ctx = contextFor(method, req.url, timeoutMs, req.signal, req.header, req.contextValues);
-          try {
-            const output = await spec.impl(req.message as MessageShape<DescMessage>, ctx);
-            return {
-              stream: false as const,
-              service: method.parent,
-              method,
-              header: ctx.responseHeader,
-              trailer: ctx.responseTrailer,
-              message: create(method.output, output as MessageInitShape<typeof method.output>),
-            };
-          } catch (err) {
-            throw ConnectError.from(err);
-          }
-        },
-      });
+    async unary<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodUnary<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: HeaderInit | undefined,
+      input: MessageInitShape<I>,
+      contextValues?: ContextValues,
+    ): Promise<UnaryResponse<I, O>> {
+      const cancellation = callSignal(signal, timeoutMs);
+      const request: UnaryRequest<I, O> = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: BASE_URL + rpcPath(method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: isMessage(input, method.input) ? input : create(method.input, input),
+        signal: cancellation.signal,
+      };
+      try {
+        const chain = chainUnary(interceptors, (req) => callUnary(req, timeoutMs));
+        return (await chain(request as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
+      } catch (err) {
+        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
+      } finally {
+        cancellation.done();
+      }
     },
 
-    stream(method, signal, timeoutMs, header, input, contextValues) {
-      return runStreamingCall({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl(BASE_URL, method),
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          const spec = lookup(method);
-          if (spec.kind !== "server_streaming") throw new ConnectError(`${method.name}: only server streaming runs in process`, Code.Unimplemented);
-          const request = await firstMessage(req.message);
-          const ctx = contextFor(method, req.url, timeoutMs, req.signal, req.header, req.contextValues);
-          const outputs = spec.impl(request as MessageShape<DescMessage>, ctx)[Symbol.asyncIterator]();
-          // A caller that stops listening aborts the call: end the callee's generator too.
-          req.signal.addEventListener("abort", () => void outputs.return?.().catch(() => {}), { once: true });
-          const messages = (async function* () {
-            try {
-              for (;;) {
-                const next = await outputs.next();
-                if (next.done) break;
-                yield create(method.output, next.value as MessageInitShape<typeof method.output>);
-              }
-            } catch (err) {
-              throw ConnectError.from(req.signal.aborted ? getAbortSignalReason(req.signal) : err);
-            }
-            // A cancelled call ends in an error, as it does over the network, never as a complete stream.
-            if (req.signal.aborted) throw ConnectError.from(getAbortSignalReason(req.signal));
-          })();
-          return { stream: true as const, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages };
-        },
-      });
+    async stream<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodStreaming<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: HeaderInit | undefined,
+      input: AsyncIterable<MessageInitShape<I>>,
+      contextValues?: ContextValues,
+    ): Promise<StreamResponse<I, O>> {
+      const cancellation = callSignal(signal, timeoutMs);
+      const request: StreamRequest<I, O> = {
+        stream: true,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: BASE_URL + rpcPath(method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: normalized(method.input, input),
+        signal: cancellation.signal,
+      };
+      let response: StreamResponse;
+      try {
+        const chain = chainStream(interceptors, (req) => callStream(req, timeoutMs));
+        response = await chain(request as unknown as StreamRequest);
+      } catch (err) {
+        cancellation.done();
+        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
+      }
+      const messages = response.message;
+      return {
+        ...(response as unknown as StreamResponse<I, O>),
+        message: (async function* () {
+          try {
+            yield* messages as AsyncIterable<MessageShape<O>>;
+          } finally {
+            cancellation.done();
+          }
+        })(),
+      };
     },
   };
+}
+
+async function* normalized<I extends DescMessage>(schema: I, input: AsyncIterable<MessageInitShape<I>>): AsyncIterable<MessageShape<I>> {
+  for await (const message of input) yield isMessage(message, schema) ? message : create(schema, message);
 }
 
 async function firstMessage<T>(messages: AsyncIterable<T>): Promise<T> {

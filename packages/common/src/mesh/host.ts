@@ -1,3 +1,4 @@
+import type { ConfigControl } from "../config/config-control.js";
 import type { ConfigStore } from "../config/store.js";
 import type { Logger } from "../logger.js";
 import { startServer, type RunningServer } from "../server.js";
@@ -12,6 +13,8 @@ export interface HostOptions {
   host: string;
   port: number;
   env?: NodeJS.ProcessEnv;
+  /** Handed to components (the gateway's admin API) when the process follows NATS. */
+  configControl?: ConfigControl;
 }
 
 /** A process's running services. */
@@ -37,6 +40,7 @@ export async function hostComponents(options: HostOptions): Promise<Host> {
     config: options.config,
     env,
     logger: options.logger,
+    configControl: options.configControl,
     // Assigned below: clients need the local components and components need clients.
     clients: undefined as never,
   };

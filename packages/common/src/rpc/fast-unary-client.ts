@@ -4,6 +4,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Pool } from "undici";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
 import { abortError, callSignal, cannotAbort } from "./call-signal.js";
+import { chainUnary } from "./interceptor-chain.js";
 
 /** Settings of a fast unary transport. */
 export interface FastUnaryTransportOptions {
@@ -92,10 +93,7 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
         signal: cancellation.signal,
       };
       try {
-        const chain = interceptors.reduceRight<(req: UnaryRequest) => Promise<UnaryResponse>>(
-          (next, interceptor) => interceptor(next as never) as never,
-          (req) => call(req, deadline),
-        );
+        const chain = chainUnary(interceptors, (req) => call(req, deadline));
         return (await chain(request as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
       } catch (err) {
         throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);

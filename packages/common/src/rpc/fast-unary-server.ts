@@ -1,8 +1,9 @@
-import { ConnectError, Code, createContextValues, type ContextValues, type HandlerContext, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
+import { ConnectError, Code, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
+import { LightHandlerContext } from "./handler-context.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -56,78 +57,22 @@ function serve(spec: UnarySpec, req: Request, res: Response, maxMessageBytes: nu
   });
 }
 
-/**
- * The HandlerContext of one fast call. Headers and the abort signal are made
- * on first use only: most hops never read them, and each costs more than the
- * rest of the context.
- */
-class FastUnaryContext implements HandlerContext {
-  readonly protocolName = "connect";
-  readonly requestMethod = "POST";
-  #controller: AbortController | undefined;
-  #values: ContextValues | undefined;
-  #requestHeader: Headers | undefined;
-  #responseHeader: Headers | undefined;
-  #responseTrailer: Headers | undefined;
-
-  constructor(
-    readonly method: DescMethodUnary,
-    readonly url: string,
-    private readonly rawHeader: Request["headers"],
-    private readonly deadlineMs: number | undefined,
-  ) {}
-
-  get service() {
-    return this.method.parent;
-  }
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-  get values(): ContextValues {
-    return (this.#values ??= createContextValues());
-  }
-  readonly timeoutMs = () => this.deadlineMs;
-  get requestHeader(): Headers {
-    if (!this.#requestHeader) {
-      this.#requestHeader = new Headers();
-      for (const [name, value] of Object.entries(this.rawHeader)) {
-        if (typeof value === "string" && name[0] !== ":") this.#requestHeader.set(name, value);
-      }
-    }
-    return this.#requestHeader;
-  }
-  get responseHeader(): Headers {
-    return (this.#responseHeader ??= new Headers());
-  }
-  get responseTrailer(): Headers {
-    return (this.#responseTrailer ??= new Headers());
-  }
-
-  /** Fires the signal, if anyone asked for it. */
-  abort(reason: ConnectError): void {
-    (this.#controller ??= new AbortController()).abort(reason);
-  }
-
-  /** Response headers, with trailers as Connect unary carries them (`trailer-` prefixed). */
-  writeHeaders(into: Record<string, string>): void {
-    this.#responseHeader?.forEach((value, name) => (into[name] = value));
-    this.#responseTrailer?.forEach((value, name) => (into[`trailer-${name}`] = value));
-  }
-}
-
 async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer): Promise<void> {
   const method = spec.method;
   const timeoutHeader = req.headers["connect-timeout-ms"];
   const parsedTimeout = typeof timeoutHeader === "string" ? Number.parseInt(timeoutHeader, 10) : Number.NaN;
   const timeoutMs = Number.isFinite(parsedTimeout) ? parsedTimeout : undefined;
-  const ctx = new FastUnaryContext(method, req.url ?? "", req.headers, timeoutMs);
+  let controller: AbortController | undefined;
+  const signal = () => (controller ??= new AbortController()).signal;
+  const abort = (reason: ConnectError) => (controller ??= new AbortController()).abort(reason);
+  const ctx = new LightHandlerContext(method, "connect", req.url ?? "", signal, () => nodeHeaders(req.headers), timeoutMs);
   // A caller that hangs up cancels the work it asked for.
   const onClose = () => {
-    if (!res.writableFinished) ctx.abort(new ConnectError("the caller went away", Code.Canceled));
+    if (!res.writableFinished) abort(new ConnectError("the caller went away", Code.Canceled));
   };
   res.once("close", onClose);
   const timer =
-    timeoutMs === undefined ? undefined : setTimeout(() => ctx.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+    timeoutMs === undefined ? undefined : setTimeout(() => abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
   try {
     let input: MessageShape<DescMessage>;
     try {
@@ -138,7 +83,8 @@ async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer
     const output = await spec.impl(input, ctx);
     const bytes = toBinary(method.output, create(method.output, output as MessageInitShape<typeof method.output>));
     const headers: Record<string, string> = { "content-type": UNARY_PROTO, "content-length": String(bytes.byteLength) };
-    ctx.writeHeaders(headers);
+    ctx.responseHeaderIfAny?.forEach((value, name) => (headers[name] = value));
+    ctx.responseTrailerIfAny?.forEach((value, name) => (headers[`trailer-${name}`] = value));
     res.writeHead(200, headers);
     res.end(bytes);
   } catch (err) {
@@ -147,6 +93,15 @@ async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer
     if (timer) clearTimeout(timer);
     res.off("close", onClose);
   }
+}
+
+/** Node's request headers as fetch Headers, without HTTP/2 pseudo-headers. */
+function nodeHeaders(raw: Request["headers"]): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value === "string" && name[0] !== ":") headers.set(name, value);
+  }
+  return headers;
 }
 
 function writeError(res: Response, error: ConnectError): void {

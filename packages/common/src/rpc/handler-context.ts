@@ -1,0 +1,54 @@
+import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+
+/**
+ * A HandlerContext for the mesh's own fast paths. Connect's
+ * createHandlerContext makes three Headers, two abort controllers and a
+ * deadline timer per call; most hops read none of them. Here each is made
+ * on first use only.
+ */
+export class LightHandlerContext implements HandlerContext {
+  readonly requestMethod = "POST";
+  #values: ContextValues | undefined;
+  #requestHeader: Headers | undefined;
+  #responseHeader: Headers | undefined;
+  #responseTrailer: Headers | undefined;
+
+  constructor(
+    readonly method: DescMethod,
+    readonly protocolName: string,
+    readonly url: string,
+    private readonly signalSource: () => AbortSignal,
+    private readonly requestHeaderSource: () => Headers,
+    private readonly deadlineMs: number | undefined,
+  ) {}
+
+  get service() {
+    return this.method.parent;
+  }
+  get signal(): AbortSignal {
+    return this.signalSource();
+  }
+  get values(): ContextValues {
+    return (this.#values ??= createContextValues());
+  }
+  readonly timeoutMs = () => this.deadlineMs;
+  get requestHeader(): Headers {
+    return (this.#requestHeader ??= this.requestHeaderSource());
+  }
+  get responseHeader(): Headers {
+    return (this.#responseHeader ??= new Headers());
+  }
+  get responseTrailer(): Headers {
+    return (this.#responseTrailer ??= new Headers());
+  }
+
+  /** The response headers, if the handler set any (without making them). */
+  get responseHeaderIfAny(): Headers | undefined {
+    return this.#responseHeader;
+  }
+  /** The response trailers, if the handler set any (without making them). */
+  get responseTrailerIfAny(): Headers | undefined {
+    return this.#responseTrailer;
+  }
+}
