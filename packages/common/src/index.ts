@@ -48,3 +48,4 @@ export type { FileWatch } from "./config/file-watcher.js";
 export { startConfigSource } from "./config/config-source.js";
 export type { ConfigSourceHandle, ConfigSourceOptions } from "./config/config-source.js";
 export { componentValidator } from "./mesh/process.js";
+export { revisionJson, pushResultJson, instanceJson } from "./config/config-json.js";

@@ -1,6 +1,7 @@
 import { DEFAULT_PORTS, type Component } from "@llmmesh/common";
 import { AdapterService } from "@llmmesh/proto";
 import { createOpenAIAdapter } from "./adapter-service.js";
+import { checkOpenAIProviders } from "./provider-check.js";
 
 /** The OpenAI-compatible adapter as a deployable: OpenAI, DeepSeek, Qwen, vLLM, Ollama, any /v1 API. */
 export const openAIAdapterComponent: Component = {
@@ -12,4 +13,5 @@ export const openAIAdapterComponent: Component = {
     const adapter = createOpenAIAdapter({ config, logger, env });
     return { register: (router) => router.service(AdapterService, adapter.service), close: () => adapter.close() };
   },
+  validate: (snapshot, env) => checkOpenAIProviders(snapshot, env, "openai"),
 };

@@ -6,7 +6,8 @@ export const gatewayComponent: Component = {
   name: "gateway",
   defaultPort: DEFAULT_PORTS.gateway,
   services: [],
-  build({ config, logger, clients }) {
-    return { register: () => {}, http: createGatewayHandler({ router: clients.router, config, logger }) };
+  build({ config, logger, clients, env, configControl }) {
+    const admin = { control: configControl, key: env.LLMMESH_ADMIN_KEY };
+    return { register: () => {}, http: createGatewayHandler({ router: clients.router, config, logger, admin }) };
   },
 };

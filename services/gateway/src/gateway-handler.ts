@@ -1,6 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { ConfigStore, HttpHandler, Logger } from "@llmmesh/common";
 import type { RouterService } from "@llmmesh/proto";
+import { createAdminRoutes, type AdminDeps } from "./admin/admin-routes.js";
 import { ApiError, ErrorType } from "./api-error.js";
 import { writePreflight } from "./cors.js";
 import { createEndpoint, respondWithError, type Endpoint, type EndpointEnv, type PathParams } from "./endpoint.js";
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   router: Client<typeof RouterService>;
   config: ConfigStore;
   logger: Logger;
+  /** The admin API's config operations and key (/admin/...); absent: it answers that it is disabled. */
+  admin?: AdminDeps;
 }
 
 type Methods = Readonly<Partial<Record<string, Endpoint>>>;
@@ -41,6 +44,7 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
   // Model ids may contain '/' and ':' (`org/model:tag`), so the id is the whole rest of the path.
   const modelPrefix = "/v1/models/";
   const modelById: Methods = { GET: createEndpoint(retrieveModel(deps.router), env) };
+  const admin = createAdminRoutes(deps.admin ?? {}, env);
 
   const route = (path: string): { methods: Methods; params: PathParams } | undefined => {
     const methods = exact.get(path);
@@ -48,7 +52,7 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
     if (path.startsWith(modelPrefix) && path.length > modelPrefix.length) {
       return { methods: modelById, params: { id: decodePathSegment(path.slice(modelPrefix.length)) } };
     }
-    return undefined;
+    return admin.route(path);
   };
 
   const serve = async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {

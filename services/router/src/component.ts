@@ -1,5 +1,6 @@
 import { DEFAULT_PORTS, type Component } from "@llmmesh/common";
 import { RouterService } from "@llmmesh/proto";
+import { checkAdapterAddresses } from "./adapter-addresses.js";
 import { createRouterService } from "./router-service.js";
 
 /** The router as a deployable: the orchestrator and the public internal API. */
@@ -16,4 +17,5 @@ export const routerComponent: Component = {
     });
     return { register: (router) => router.service(RouterService, service) };
   },
+  validate: checkAdapterAddresses,
 };

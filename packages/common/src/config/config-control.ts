@@ -60,6 +60,8 @@ export interface PushOptions {
 /** How every instance took a new revision. */
 export interface RolloutReport {
   readonly revision: number;
+  /** When the store began (wall clock): the start of the propagation `elapsedMs` measures. */
+  readonly storedAt: Date;
   readonly applied: readonly ConfigApplied[];
   readonly rejected: readonly ConfigRejected[];
   /** Instances known before the push that reported nothing within the wait. */
@@ -238,6 +240,7 @@ export class ConfigControl {
   #watchRollout(expected: readonly string[], waitMs: number): { finish(revision: number): Promise<RolloutReport>; cancel(): void } {
     const nc = this.#connection();
     const started = performance.now();
+    const storedAt = new Date();
     const events: Array<{ report: ConfigEvent; at: number }> = [];
     let onEvent: () => void = () => {};
     const subscription = subscribeConfigEvents(nc, this.names, (report) => {
@@ -268,6 +271,7 @@ export class ConfigControl {
         const lastAt = complete() ? Math.max(started, ...done.map((e) => e.at)) : finishedAt;
         return {
           revision,
+          storedAt,
           applied: done.flatMap((e) => (e.report.kind === "applied" ? [e.report.event] : [])),
           rejected: done.flatMap((e) => (e.report.kind === "rejected" ? [e.report.event] : [])),
           silent: expected.filter((id) => !seen.has(id)),

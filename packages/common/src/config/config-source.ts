@@ -68,7 +68,15 @@ export async function startConfigSource(options: ConfigSourceOptions): Promise<C
   const natsUrl = env.NATS_URL?.trim();
   if (natsUrl) {
     const names = natsNamesFromEnv(env);
-    const source = NatsConfigSource.start({ url: natsUrl, names, applier, state: options.state, logger, localDocument });
+    const source = NatsConfigSource.start({
+      url: natsUrl,
+      names,
+      applier,
+      state: options.state,
+      logger,
+      localDocument,
+      maxReconnectDelayMs: Number(env.LLMMESH_NATS_RECONNECT_MAX_MS) || undefined,
+    });
     const waitMs = Number(env.LLMMESH_NATS_CONNECT_WAIT_MS) || DEFAULT_NATS_CONNECT_WAIT_MS;
     let timer: NodeJS.Timeout | undefined;
     const synced = await Promise.race([
@@ -78,14 +86,16 @@ export async function startConfigSource(options: ConfigSourceOptions): Promise<C
     clearTimeout(timer);
     if (!synced && !applier.store) {
       const local = await localDocument();
-      if (local) {
+      // The bucket may have answered while the file was read: then it wins.
+      if (local && !applier.store) {
         applyLocal(local);
+        // "Unreachable" covers a NATS whose JetStream does not answer (yet) too: the source keeps retrying.
         logger.warn("NATS is unreachable: serving the local config until it is, then following the bucket", {
           nats: natsUrl,
           path: local.path,
           digest: documentDigest(local.text),
         });
-      } else {
+      } else if (!local) {
         logger.warn("NATS is unreachable and there is no local config: not ready; waiting for NATS", { nats: natsUrl });
       }
     } else if (!applier.store) {

@@ -184,7 +184,10 @@ export class NatsConfigSource {
     const repository = await ConfigRepository.open(nc, names);
     if (!(await repository.current())) await this.#seed(repository);
 
-    this.#watch?.stop();
+    // Forget the old watch before stopping it, so its ending is not taken for a failure (which would resync).
+    const previous = this.#watch;
+    this.#watch = undefined;
+    previous?.stop();
     let replayed!: () => void;
     const initialReplay = new Promise<void>((resolve) => (replayed = resolve));
     const watch = await repository.kv.watch({ key: names.key, initializedFn: () => replayed() });
