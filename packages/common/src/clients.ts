@@ -1,6 +1,5 @@
-import * as net from "node:net";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createFastStreamClient } from "./rpc/fast-stream-client.js";
 import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
 import type { DescService } from "@bufbuild/protobuf";
 
@@ -14,36 +13,17 @@ export interface TransportOptions {
 }
 
 /**
- * A transport to another mesh service over the network: unary calls take the
- * fast path (Connect, binary, pooled HTTP/1.1); streams use the Connect
- * protocol over one multiplexed cleartext HTTP/2 session, pinged while idle
- * so a dead peer is noticed.
+ * A transport to another mesh service over the network, speaking the Connect
+ * protocol with binary messages: unary calls over pooled keep-alive
+ * HTTP/1.1, streams multiplexed on one cleartext HTTP/2 connection.
  */
 export function createServiceTransport(baseUrl: string, options: TransportOptions): ClosableTransport {
-  const { hostname, port } = new URL(baseUrl);
-  const sessionManager = new Http2SessionManager(
-    baseUrl,
-    { pingIntervalMs: 30_000, pingIdleConnection: true },
-    // Node's HTTP/2 client leaves Nagle's algorithm on: a request's HEADERS
-    // and DATA frames go out as two writes, and the second waits for the
-    // peer's delayed ACK (~40 ms per stream).
-    { createConnection: () => net.connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 80), noDelay: true }) },
-  );
-  const streaming = createConnectTransport({
-    baseUrl,
-    httpVersion: "2",
-    useBinaryFormat: true,
-    sessionManager,
-    readMaxBytes: options.maxMessageBytes,
-    writeMaxBytes: options.maxMessageBytes,
-    defaultTimeoutMs: options.defaultTimeoutMs,
-    interceptors: options.interceptors,
-  });
+  const streaming = createFastStreamClient(baseUrl, options);
   const transport = createFastUnaryTransport(baseUrl, { ...options, streaming });
   return {
     ...transport,
     async close() {
-      sessionManager.abort();
+      streaming.close();
       await transport.close();
     },
   };

@@ -7,6 +7,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
 import { createFastUnaryHandler } from "./rpc/fast-unary-server.js";
+import { createFastStreamHandler } from "./rpc/fast-stream-server.js";
 import { collectImplementations } from "./mesh/direct-transport.js";
 import type { Logger } from "./logger.js";
 
@@ -65,9 +66,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     fallback: options.fallback,
   });
 
-  const fastUnary = createFastUnaryHandler(collectImplementations(options.routes), options.maxMessageBytes);
+  const implementations = collectImplementations(options.routes);
+  const fastUnary = createFastUnaryHandler(implementations, options.maxMessageBytes);
+  const fastStream = createFastStreamHandler(implementations, options.maxMessageBytes);
   const serve: HttpHandler = (req, res) => {
-    if (!fastUnary(req, res)) handler(req, res);
+    if (!fastUnary(req, res) && !fastStream(req, res)) handler(req, res);
   };
 
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, serve);
@@ -75,7 +78,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // starts its connection tracking on "listening": without it header and
   // request timeouts are not enforced and closeIdleConnections() does nothing.
   h1.emit("listening");
-  const h2 = http2.createServer({ maxSessionMemory: 64 }, serve);
+  // Room for thousands of concurrent streams per connection (Node's default
+  // session memory, 10 MB, resets the whole connection under load).
+  const h2 = http2.createServer({ maxSessionMemory: 512, settings: { maxConcurrentStreams: 100_000, initialWindowSize: 1 << 20 } }, serve);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {

@@ -30,6 +30,7 @@ import { abortError, callSignal } from "../rpc/call-signal.js";
 import { LightHandlerContext } from "../rpc/handler-context.js";
 import { chainStream, chainUnary } from "../rpc/interceptor-chain.js";
 import { rpcPath } from "../rpc/unary-path.js";
+import { firstMessage, normalized } from "../rpc/request-messages.js";
 
 /**
  * Captures what a component registers on a router as implementation specs,
@@ -197,13 +198,4 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
       };
     },
   };
-}
-
-async function* normalized<I extends DescMessage>(schema: I, input: AsyncIterable<MessageInitShape<I>>): AsyncIterable<MessageShape<I>> {
-  for await (const message of input) yield isMessage(message, schema) ? message : create(schema, message);
-}
-
-async function firstMessage<T>(messages: AsyncIterable<T>): Promise<T> {
-  for await (const message of messages) return message;
-  throw new ConnectError("missing request message", Code.InvalidArgument);
 }

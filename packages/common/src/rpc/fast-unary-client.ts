@@ -14,7 +14,7 @@ export interface FastUnaryTransportOptions {
   /** Deadline for calls that set none. */
   defaultTimeoutMs?: number;
   /** Carries every streaming call. */
-  streaming: Transport;
+  streaming: Pick<Transport, "stream">;
   /** Kept-alive connections to the peer. */
   connections?: number;
 }

@@ -3,7 +3,7 @@ import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
-import { LightHandlerContext } from "./handler-context.js";
+import { LightHandlerContext, nodeHeaders } from "./handler-context.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -66,9 +66,11 @@ async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer
   const signal = () => (controller ??= new AbortController()).signal;
   const abort = (reason: ConnectError) => (controller ??= new AbortController()).abort(reason);
   const ctx = new LightHandlerContext(method, "connect", req.url ?? "", signal, () => nodeHeaders(req.headers), timeoutMs);
-  // A caller that hangs up cancels the work it asked for.
+  // A caller that hangs up cancels the work it asked for. (Our own flag:
+  // HTTP/2 responses report writableFinished once reset.)
+  let answered = false;
   const onClose = () => {
-    if (!res.writableFinished) abort(new ConnectError("the caller went away", Code.Canceled));
+    if (!answered) abort(new ConnectError("the caller went away", Code.Canceled));
   };
   res.once("close", onClose);
   const timer =
@@ -85,23 +87,16 @@ async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer
     const headers: Record<string, string> = { "content-type": UNARY_PROTO, "content-length": String(bytes.byteLength) };
     ctx.responseHeaderIfAny?.forEach((value, name) => (headers[name] = value));
     ctx.responseTrailerIfAny?.forEach((value, name) => (headers[`trailer-${name}`] = value));
+    answered = true;
     res.writeHead(200, headers);
     res.end(bytes);
   } catch (err) {
+    answered = true;
     writeError(res, ConnectError.from(err));
   } finally {
     if (timer) clearTimeout(timer);
     res.off("close", onClose);
   }
-}
-
-/** Node's request headers as fetch Headers, without HTTP/2 pseudo-headers. */
-function nodeHeaders(raw: Request["headers"]): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value === "string" && name[0] !== ":") headers.set(name, value);
-  }
-  return headers;
 }
 
 function writeError(res: Response, error: ConnectError): void {

@@ -52,3 +52,12 @@ export class LightHandlerContext implements HandlerContext {
     return this.#responseTrailer;
   }
 }
+
+/** Node's request headers as fetch Headers, without HTTP/2 pseudo-headers. */
+export function nodeHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value === "string" && name[0] !== ":") headers.set(name, value);
+  }
+  return headers;
+}

@@ -1,0 +1,557 @@
+// Turns one run's results into markdown: the tables, the targets as ratios
+// measured in the same run, and the page docs/performance.md.
+
+/**
+ * @typedef {import("./measure.js").LoadResult} LoadResult
+ * @typedef {import("./measure.js").StreamResult} StreamResult
+ * @typedef {import("./measure.js").HoldResult} HoldResult
+ * @typedef {import("./measure.js").SoakResult} SoakResult
+ *
+ * @typedef {object} TargetInfo
+ * @property {string} id
+ * @property {string} label
+ * @property {string[]} roles its processes
+ * @property {string} [note]
+ *
+ * @typedef {object} Results
+ * @property {Record<string, any>} meta
+ * @property {TargetInfo[]} targets
+ * @property {LoadResult[]} load
+ * @property {StreamResult[]} streams
+ * @property {HoldResult[]} hold
+ * @property {SoakResult[]} soak
+ * @property {{ target: string, phase: string, message: string }[]} failures
+ */
+
+/**
+ * RPCs the mesh makes per chat request (gateway→router Chat, router→policy
+ * Admit, router→adapter Chat, router→policy Settle). The per-hop estimate
+ * divides the mesh's extra CPU over the all-in-one by twice this (two sides).
+ */
+export const MESH_RPCS_PER_REQUEST = 4;
+
+const MiB = 2 ** 20;
+
+/** @param {number | null | undefined} ms */
+export function fmtMs(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  const abs = Math.abs(ms);
+  return abs < 10 ? ms.toFixed(2) : abs < 100 ? ms.toFixed(1) : ms.toFixed(0);
+}
+
+/** @param {number | null | undefined} ms */
+function fmtAddedMs(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  return `${ms >= 0 ? "+" : ""}${fmtMs(ms)}`;
+}
+
+/**
+ * a − b, or null when either is unknown.
+ * @param {number | null | undefined} a
+ * @param {number | null | undefined} b
+ */
+function minus(a, b) {
+  return a === null || a === undefined || b === null || b === undefined ? null : a - b;
+}
+
+/** @param {number | null | undefined} value */
+function fmtInt(value) {
+  return value === null || value === undefined || !Number.isFinite(value) ? "–" : String(Math.round(value));
+}
+
+/** @param {number | null | undefined} bytes */
+function fmtMiB(bytes) {
+  return bytes === null || bytes === undefined ? "–" : (bytes / MiB).toFixed(1);
+}
+
+/** @param {number | null | undefined} ratio */
+function fmtRatio(ratio) {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return "–";
+  return `${ratio.toFixed(Math.abs(ratio) < 0.1 ? 3 : 2)}×`;
+}
+
+/**
+ * A markdown table: the first column left-aligned, the figures right-aligned
+ * (or every column left-aligned for a table of text).
+ * @param {string[]} header
+ * @param {string[][]} rows
+ * @param {{ text?: boolean }} [options]
+ */
+function table(header, rows, options = {}) {
+  const line = (/** @type {string[]} */ cells) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map((h, i) => (i === 0 || options.text ? "---" : "---:"))), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Errors of a load run as a table cell: empty when clean, flagged otherwise.
+ * @param {LoadResult} run
+ */
+export function loadRunFlagged(run) {
+  const totals = run.runTotals ?? {};
+  return run.non2xx > 0 || run.errors > 0 || (totals.errors ?? 0) > 0 || (totals.timeouts ?? 0) > 0 || (totals.non2xx ?? 0) > 0;
+}
+
+/** @param {LoadResult} run */
+function loadErrorsCell(run) {
+  if (!loadRunFlagged(run)) return "0";
+  const totals = run.runTotals ?? {};
+  const parts = [];
+  if (run.errors > 0) parts.push(`${run.errors} errors`);
+  if (run.non2xx > 0) parts.push(`${run.non2xx} non-2xx`);
+  const whole = [];
+  if (totals.errors) whole.push(`${totals.errors} errors`);
+  if (totals.timeouts) whole.push(`${totals.timeouts} timeouts`);
+  if (totals.non2xx) whole.push(`${totals.non2xx} non-2xx`);
+  return `⚠ ${parts.join(", ") || "0 in window"}${whole.length > 0 ? ` (whole run: ${whole.join(", ")})` : ""}`;
+}
+
+/**
+ * @param {Results} results
+ * @param {string} target
+ * @param {number} connections
+ */
+function loadRun(results, target, connections) {
+  return results.load.find((r) => r.target === target && r.connections === connections);
+}
+
+/**
+ * @param {Results} results
+ * @param {string} target
+ */
+function streamRun(results, target) {
+  return results.streams.find((r) => r.target === target);
+}
+
+/** @param {Results} results */
+function labelOf(results) {
+  return (/** @type {string} */ id) => results.targets.find((t) => t.id === id)?.label ?? id;
+}
+
+/**
+ * Non-streamed tables, one per concurrency.
+ * @param {Results} results
+ */
+export function loadTables(results) {
+  const label = labelOf(results);
+  const sections = [];
+  for (const connections of results.meta.options.connections) {
+    const straight = loadRun(results, "straight", connections);
+    const rows = [];
+    for (const target of results.targets) {
+      const run = loadRun(results, target.id, connections);
+      if (!run) continue;
+      const isStraight = target.id === "straight";
+      rows.push([
+        label(target.id),
+        fmtInt(run.rps),
+        straight && !isStraight ? fmtRatio(run.rps / straight.rps) : "",
+        fmtMs(run.latencyMs?.p50),
+        fmtMs(run.latencyMs?.p99),
+        straight && !isStraight ? fmtAddedMs(minus(run.latencyMs?.p50, straight.latencyMs?.p50)) : "",
+        straight && !isStraight ? fmtAddedMs(minus(run.latencyMs?.p99, straight.latencyMs?.p99)) : "",
+        isStraight ? "" : fmtInt(run.cpu.usPerRequestTotal),
+        fmtInt(run.cpu.mockUsPerRequest),
+        isStraight ? "" : fmtMiB(run.rssTotalBytes),
+        run.clientCores === undefined ? "–" : run.clientCores.toFixed(2),
+        loadErrorsCell(run),
+      ]);
+    }
+    sections.push(
+      `### Non-streamed, ${connections} concurrent connection${connections === 1 ? "" : "s"}\n\n` +
+        table(["target", "req/s", "of straight", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "CPU µs/req", "mock µs/req", "RSS MiB", "client cores", "errors"], rows),
+    );
+  }
+  return sections.join("\n\n");
+}
+
+/**
+ * CPU µs per request of every process at every concurrency, and its RSS after the last run.
+ * @param {Results} results
+ */
+export function perProcessTable(results) {
+  const label = labelOf(results);
+  const concurrencies = /** @type {number[]} */ (results.meta.options.connections);
+  const last = concurrencies.at(-1);
+  const rows = [];
+  for (const target of results.targets) {
+    if (target.roles.length === 0) continue;
+    const roles = target.roles.length > 1 ? [...target.roles, "total"] : target.roles;
+    for (const role of roles) {
+      const cells = concurrencies.map((c) => {
+        const run = loadRun(results, target.id, c);
+        return fmtInt(role === "total" ? run?.cpu.usPerRequestTotal : run?.cpu.usPerRequest[role]);
+      });
+      const lastRun = loadRun(results, target.id, last);
+      const cores = role === "total" ? sumOrNull(target.roles.map((r) => lastRun?.cpu.cores[r])) : lastRun?.cpu.cores[role];
+      const rss = role === "total" ? lastRun?.rssTotalBytes : lastRun?.rssBytes[role];
+      rows.push([`${label(target.id)} · ${role}`, ...cells, cores === null || cores === undefined ? "–" : cores.toFixed(2), fmtMiB(rss)]);
+    }
+  }
+  return table(["process", ...concurrencies.map((c) => `c=${c} µs/req`), `cores busy at c=${last}`, "RSS MiB"], rows);
+}
+
+/** @param {(number | null | undefined)[]} values */
+function sumOrNull(values) {
+  return values.every((v) => v !== null && v !== undefined) ? values.reduce((a, b) => (a ?? 0) + (b ?? 0), 0) : null;
+}
+
+/**
+ * CPU per internal hop per side: the mesh's against a plain HTTP JSON hop.
+ * @param {Results} results
+ * @returns {{ connections: number, plainUs: number | null, meshUs: number | null, ratio: number | null }[]}
+ */
+export function hopCosts(results) {
+  return /** @type {number[]} */ (results.meta.options.connections).map((connections) => {
+    const total = (/** @type {string} */ id) => loadRun(results, id, connections)?.cpu.usPerRequestTotal ?? null;
+    const proxy = total("proxy");
+    const proxy2 = total("proxy2");
+    const aio = total("aio");
+    const mesh = total("mesh");
+    const plainUs = proxy !== null && proxy2 !== null ? (proxy2 - proxy) / 2 : null;
+    const meshUs = aio !== null && mesh !== null ? (mesh - aio) / (2 * MESH_RPCS_PER_REQUEST) : null;
+    return { connections, plainUs, meshUs, ratio: plainUs !== null && meshUs !== null && plainUs > 0 ? meshUs / plainUs : null };
+  });
+}
+
+/** @param {Results} results */
+export function hopTable(results) {
+  const costs = hopCosts(results);
+  if (costs.every((h) => h.plainUs === null && h.meshUs === null)) return "Not measured: needs the targets proxy, proxy2, aio and mesh.";
+  const rows = costs.map((h) => [`c=${h.connections}`, fmtInt(h.plainUs), fmtInt(h.meshUs), fmtRatio(h.ratio)]);
+  return table(["concurrency", "plain HTTP JSON hop, µs/side", `mesh internal RPC, µs/side`, "mesh ÷ plain"], rows);
+}
+
+/** @param {Results} results */
+export function streamTable(results) {
+  const label = labelOf(results);
+  const straight = streamRun(results, "straight");
+  const rows = [];
+  for (const target of results.targets) {
+    const run = streamRun(results, target.id);
+    if (!run) {
+      const failure = results.failures.find((f) => f.target === target.id && f.phase.startsWith("streamed"));
+      if (failure) rows.push([label(target.id), "–", "–", "–", "–", "–", "–", "–", "–", "–", `⚠ not measured: ${failure.message.split("\n")[0].slice(0, 120)}`]);
+      continue;
+    }
+    const isStraight = target.id === "straight";
+    const added = (/** @type {"ttftMs" | "totalMs"} */ key, /** @type {"p50" | "p99"} */ q) => {
+      const value = run[key]?.[q];
+      const base = straight?.[key]?.[q];
+      return isStraight || value === null || value === undefined || base === null || base === undefined ? "" : fmtAddedMs(value - base);
+    };
+    const failed = run.failed > 0 ? `⚠ ${run.failed} failed` : "0";
+    rows.push([
+      label(target.id),
+      fmtInt(run.ok / run.seconds),
+      fmtMs(run.ttftMs?.p50),
+      fmtMs(run.ttftMs?.p99),
+      added("ttftMs", "p50"),
+      added("ttftMs", "p99"),
+      fmtMs(run.totalMs?.p50),
+      added("totalMs", "p50"),
+      added("totalMs", "p99"),
+      isStraight ? "" : fmtInt(run.cpu.usPerRequestTotal),
+      failed,
+    ]);
+  }
+  return table(["target", "streams/s", "TTFT p50 ms", "TTFT p99 ms", "added TTFT p50", "added TTFT p99", "total p50 ms", "added total p50", "added total p99", "CPU µs/stream", "failed"], rows);
+}
+
+/** @param {Results} results */
+export function holdTable(results) {
+  const label = labelOf(results);
+  const rows = results.hold.map((h) => [
+    label(h.target),
+    String(h.count),
+    String(h.maxOpen ?? "–"),
+    `${h.completed}${h.failed > 0 ? ` (⚠ ${h.failed} failed)` : ""}`,
+    fmtMiB(h.idleRssTotalBytes),
+    fmtMiB(h.peakRssTotalBytes),
+    Object.entries(h.peakRssBytes ?? {})
+      .map(([role, bytes]) => `${role} ${fmtMiB(bytes)}`)
+      .join(", "),
+    h.totalMs?.p50 === null || h.totalMs?.p50 === undefined ? "–" : `${(h.totalMs.p50 / 1000).toFixed(1)} / ${((h.totalMs.p99 ?? 0) / 1000).toFixed(1)}`,
+    h.seconds === undefined ? "–" : h.seconds.toFixed(1),
+    h.clientCores === undefined ? "–" : h.clientCores.toFixed(2),
+  ]);
+  return table(["target", "streams", "open at once", "completed", "idle RSS MiB", "peak RSS MiB", "peak per process", "one stream p50 / p99 s", "whole run s", "client cores"], rows);
+}
+
+/** @param {Results} results */
+export function soakTable(results) {
+  const label = labelOf(results);
+  const rows = results.soak.map((s) => [
+    label(s.target),
+    String(s.requests),
+    fmtMiB(s.warmRssBytes),
+    fmtMiB(s.maxRssBytes),
+    fmtMiB(s.finalRssBytes),
+    s.growth === null ? "–" : `${(s.growth * 100).toFixed(1)} %`,
+    s.errors + s.non2xx > 0 ? `⚠ ${s.errors} errors, ${s.non2xx} non-2xx` : "0",
+  ]);
+  return table(["target", "requests", "RSS after warm-up MiB", "max after MiB", "final MiB", "growth", "errors"], rows);
+}
+
+/**
+ * @typedef {{ goal: string, measured: string, status: "met" | "not met" | "not measured" }} Verdict
+ */
+
+/**
+ * @param {boolean | null} ok null: could not be measured
+ * @returns {Verdict["status"]}
+ */
+function status(ok) {
+  return ok === null ? "not measured" : ok ? "met" : "not met";
+}
+
+/**
+ * Each target of the performance issue, as a ratio measured in this run.
+ * @param {Results} results
+ * @returns {Verdict[]}
+ */
+export function evaluateGoals(results) {
+  const concurrencies = /** @type {number[]} */ (results.meta.options.connections);
+  /** @type {Verdict[]} */
+  const verdicts = [];
+  /**
+   * A per-concurrency ratio goal: met when met at every concurrency measured.
+   * @param {string} goal
+   * @param {(c: number) => number | null} ratioAt
+   * @param {(ratio: number) => boolean} good
+   */
+  const perConcurrency = (goal, ratioAt, good) => {
+    const ratios = concurrencies.map((c) => ({ c, ratio: ratioAt(c) }));
+    const known = ratios.filter((r) => r.ratio !== null && Number.isFinite(r.ratio));
+    verdicts.push({
+      goal,
+      measured: known.length > 0 ? ratios.map((r) => `c=${r.c}: ${fmtRatio(r.ratio)}`).join(", ") : "–",
+      status: status(known.length === 0 ? null : known.every((r) => good(/** @type {number} */ (r.ratio)))),
+    });
+  };
+  const rps = (/** @type {string} */ id, /** @type {number} */ c) => {
+    const run = loadRun(results, id, c);
+    return run && !loadRunFlagged(run) ? run.rps : null;
+  };
+  const cpu = (/** @type {string} */ id, /** @type {number} */ c) => loadRun(results, id, c)?.cpu.usPerRequestTotal ?? null;
+  const ratio = (/** @type {number | null} */ a, /** @type {number | null} */ b) => (a === null || b === null || b === 0 ? null : a / b);
+
+  perConcurrency("all-in-one req/s ≥ 5× Portkey's, same concurrency", (c) => ratio(rps("aio", c), rps("portkey", c)), (r) => r >= 5);
+  perConcurrency("all-in-one CPU/request ≤ 2× the minimal Node proxy's", (c) => ratio(cpu("aio", c), cpu("proxy", c)), (r) => r <= 2);
+  {
+    const aio = loadRun(results, "aio", 1);
+    const straight = loadRun(results, "straight", 1);
+    const added = aio && straight ? minus(aio.latencyMs?.p50, straight.latencyMs?.p50) : null;
+    const clean = aio !== undefined && !loadRunFlagged(aio);
+    verdicts.push({
+      goal: "all-in-one added p50 at c=1 ≤ 0.5 ms",
+      measured: added === null ? "–" : `${fmtAddedMs(added)} ms${clean ? "" : " (⚠ errors in that run)"}`,
+      status: status(added === null ? null : clean && added <= 0.5),
+    });
+  }
+  perConcurrency("mesh (5 processes) req/s ≥ 2× Portkey's", (c) => ratio(rps("mesh", c), rps("portkey", c)), (r) => r >= 2);
+  {
+    const hops = hopCosts(results);
+    const known = hops.filter((h) => h.ratio !== null);
+    verdicts.push({
+      goal: "mesh CPU per internal hop ≤ 2× a plain HTTP JSON hop, per side",
+      measured: known.length > 0 ? hops.map((h) => `c=${h.connections}: ${fmtInt(h.meshUs)} vs ${fmtInt(h.plainUs)} µs = ${fmtRatio(h.ratio)}`).join("; ") : "–",
+      status: status(known.length === 0 ? null : known.every((h) => /** @type {number} */ (h.ratio) <= 2)),
+    });
+  }
+  for (const id of ["aio", "mesh"]) {
+    const run = streamRun(results, id);
+    const straight = streamRun(results, "straight");
+    const added = run && straight && run.failed === 0 && run.ttftMs?.p50 !== null && straight.ttftMs?.p50 !== null ? run.ttftMs.p50 - straight.ttftMs.p50 : null;
+    verdicts.push({
+      goal: `${id === "aio" ? "all-in-one" : "mesh"}: streaming added TTFT p50 ≤ 1 ms`,
+      measured: added === null ? (run ? `⚠ ${run.failed} failed streams` : "–") : `${fmtAddedMs(added)} ms`,
+      status: status(added === null ? (run ? false : null) : added <= 1),
+    });
+  }
+  {
+    const holds = results.hold;
+    const maxCount = Math.max(0, ...holds.map((h) => h.count));
+    verdicts.push({
+      goal: "10,000 concurrent slow streams ≤ 1 GiB RSS total, all completing",
+      measured:
+        holds.length === 0
+          ? "not run (`npm run bench -- --streams 10000`)"
+          : holds.map((h) => `${h.target}: ${h.completed}/${h.count} completed, peak ${fmtMiB(h.peakRssTotalBytes)} MiB`).join("; "),
+      status:
+        holds.length === 0 || maxCount < 10_000
+          ? "not measured"
+          : status(holds.every((h) => h.completed === h.count && h.peakRssTotalBytes !== null && h.peakRssTotalBytes <= 1024 * MiB)),
+    });
+  }
+  {
+    const soaks = results.soak;
+    const enough = soaks.length > 0 && soaks.every((s) => s.requests >= 1_000_000);
+    verdicts.push({
+      goal: "RSS flat (≤ 10 % growth after warm-up) over 1M requests",
+      measured:
+        soaks.length === 0
+          ? "not run (`npm run bench -- --soak 1000000`)"
+          : soaks.map((s) => `${s.target}: ${s.growth === null ? "–" : `${(s.growth * 100).toFixed(1)} %`} over ${s.requests} requests`).join("; "),
+      status: !enough ? "not measured" : status(soaks.every((s) => s.growth !== null && s.growth <= 0.1 && s.errors + s.non2xx === 0)),
+    });
+  }
+  return verdicts;
+}
+
+/** @param {Results} results */
+export function goalsTable(results) {
+  const icon = { met: "✅ met", "not met": "❌ not met", "not measured": "– not measured" };
+  return table(
+    ["target", "measured in this run", "status"],
+    evaluateGoals(results).map((v) => [v.goal, v.measured, icon[v.status]]),
+    { text: true },
+  );
+}
+
+/**
+ * Every error seen: failed targets, runs with errors, failed streams.
+ * @param {Results} results
+ * @returns {string[]}
+ */
+export function problems(results) {
+  const label = labelOf(results);
+  const logOf = (/** @type {{ serverLog?: string }} */ run) => (run.serverLog ? ` — its log: ${run.serverLog}` : "");
+  const lines = results.failures.map((f) => `- ${label(f.target)} (${f.phase}): ${f.message.split("\n")[0]}`);
+  for (const run of results.load) {
+    if (!loadRunFlagged(run)) continue;
+    lines.push(`- ${label(run.target)}, non-streamed c=${run.connections}: ${loadErrorsCell(run)}; status codes ${JSON.stringify(run.statusCounts)}${logOf(run)}`);
+  }
+  for (const run of results.streams) {
+    if (run.failed > 0) lines.push(`- ${label(run.target)}, streamed: ${run.failed} failed: ${JSON.stringify(run.errors)}${logOf(run)}`);
+  }
+  for (const hold of results.hold) {
+    if (hold.failed > 0 || hold.completed !== hold.count) lines.push(`- ${label(hold.target)}, ${hold.count} slow streams: ${hold.completed} completed, ${hold.failed} failed: ${JSON.stringify(hold.errors)}${logOf(hold)}`);
+  }
+  for (const s of results.soak) {
+    if (s.errors + s.non2xx > 0) lines.push(`- ${label(s.target)}, soak: ${s.errors} errors, ${s.non2xx} non-2xx${logOf(s)}`);
+  }
+  return lines;
+}
+
+/**
+ * The results part: what is printed to stdout and embedded in the docs page.
+ * @param {Results} results
+ * @param {{ chart?: string, header?: boolean }} [options] chart: relative path of the SVG to embed; header: the one-line run summary (default true)
+ */
+export function resultsMarkdown(results, options = {}) {
+  const parts = [];
+  const m = results.meta;
+  if (options.header !== false) parts.push(
+    `Run ${m.date} · commit ${m.commit}${m.dirty ? " (with uncommitted changes)" : ""} · Node ${m.node} · ${m.cores} × ${m.cpuModel} · ` +
+      `${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} × ${m.options.durationS} s measured per target and concurrency${m.options.rounds > 1 ? " (median of rounds)" : ""}` +
+      `${m.options.quick ? " (**--quick**: short runs, rough figures)" : ""} · ` +
+      `cores: ${m.coreSplit}`,
+  );
+  parts.push("## Targets, as ratios measured in this run\n\n" + goalsTable(results));
+  if (options.chart) parts.push(`![requests/s per target and concurrency](${options.chart})`);
+  parts.push("## Non-streamed\n\n" + loadTables(results));
+  parts.push("### CPU per request, per process\n\n" + perProcessTable(results));
+  parts.push(
+    "### Cost of one internal hop\n\n" +
+      `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${MESH_RPCS_PER_REQUEST} RPCs per request: ` +
+      "gateway→router Chat, router→policy Admit, router→adapter Chat, router→policy Settle).\n\n" +
+      hopTable(results),
+  );
+  parts.push(
+    `## Streamed\n\n${m.options.streamConcurrency} concurrent streams, ${m.mockProfiles.streamChunks} tokens ${m.mockProfiles.streamDelayMs} ms apart (first token at once); ` +
+      "TTFT = request sent → first `data:` event with content; total = until the response ends after `data: [DONE]`.\n\n" +
+      streamTable(results),
+  );
+  if (results.hold.length > 0) {
+    parts.push(
+      `## ${results.hold[0].count} concurrent slow streams\n\n${m.mockProfiles.slowChunks} tokens ${m.mockProfiles.slowDelayMs} ms apart each ` +
+        `(${((m.mockProfiles.slowChunks * m.mockProfiles.slowDelayMs) / 1000).toFixed(0)} s per stream straight from the mock), opened at ${m.holdRampPerSecond}/s, each target in fresh processes; ` +
+        "RSS of the target's processes (mock and client excluded), sampled every 250 ms.\n\n" +
+        holdTable(results),
+    );
+  }
+  if (results.soak.length > 0) parts.push("## Soak\n\nEach target in fresh processes; RSS of its processes after each 5 % of the requests; warm-up = the first 10 %.\n\n" + soakTable(results));
+  const seen = problems(results);
+  parts.push(`## Problems seen\n\n${seen.length > 0 ? seen.join("\n") : "None: every request of every run answered 2xx, every stream completed."}`);
+  return parts.join("\n\n") + "\n";
+}
+
+/**
+ * The whole docs/performance.md page.
+ * @param {Results} results
+ */
+export function performancePage(results) {
+  const m = results.meta;
+  const targetLines = results.targets.map((t) => `- **${t.label}** (\`${t.id}\`): ${describeTarget(t.id)}${t.note ? ` — ${t.note}` : ""}`);
+  return `# Performance
+
+<!-- Generated by \`npm run bench\` (bench/run.js). Do not edit: run the command again. -->
+
+How much LLM Mesh adds to a request, measured against the same request sent
+straight to the upstream and through a minimal Node proxy, **in the same run
+on the same machine**. The machine is shared and noisy, so compare the rows of
+one run with each other (the ratios), not the absolute figures of two runs.
+
+## How it was run
+
+- Command: \`${m.command}\` — ${m.date}, ${m.elapsedS.toFixed(0)} s
+- Commit ${m.commit}${m.dirty ? " with uncommitted changes" : ""}; Node ${m.node}; ${m.platform}; ${m.cores} × ${m.cpuModel}
+- Cores: ${m.coreSplit}
+- Load: autocannon ${m.autocannonVersion} (programmatic API) in its own process; HTTP/1.1 keep-alive, one request at a time per
+  connection; ${m.options.connections.join(", ")} connections. Per concurrency, ${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} in which the targets
+  take turns (rotated each round): ${m.options.warmupS} s warm-up before a target's first round, ${m.laterRoundWarmupMs / 1000} s before the
+  others, then ${m.options.durationS} s measured. Every figure is the median of the rounds (errors are summed), so a burst of
+  noise from the shared machine hits one round rather than one target.
+  Latency is each response's own time (float ms), not autocannon's 1 ms histogram.
+- Request: \`POST /v1/chat/completions\`, ${m.requestBytes} bytes of JSON (system + user message), the same bytes to every target;
+  answer: a ${m.responseBytes}-byte \`chat.completion\` with usage.
+- Upstream: bench/mock-upstream.js, its own process, precomputed answers (its CPU per request is in the tables, the same for everyone).
+- CPU: user + system time of each process (all threads) from \`/proc/<pid>/stat\`, read when the measured window opens and closes,
+  divided by the requests completed in it. RSS: \`VmRSS\` from \`/proc/<pid>/status\` after each run.
+- Targets:
+${targetLines.map((line) => `  ${line}`).join("\n")}
+- Raw figures: bench/results/${m.resultsFile} (not committed).
+
+Reading the tables: *added* = this target minus straight-to-mock at the same
+concurrency, in this run. CPU µs/request is the target's own processes only
+(the mock's share is its own column); at 1 connection it includes the cost of
+waking up for every request, so it is higher than under load. "client cores"
+is how busy the load generator was (it is pinned to one core: near 1.0 it may
+have limited the figure, which is expected for straight-to-mock only). A row
+marked ⚠ had errors or non-2xx answers: its figures are not comparable.
+
+${resultsMarkdown(results, { chart: "performance.svg", header: false })}
+## Reproduce
+
+\`\`\`sh
+${m.command}${" ".repeat(Math.max(1, 36 - m.command.length))}# this page: ${(m.elapsedS / 60).toFixed(1)} min
+npm run bench                       # the default (no competitor, slow streams or soak): ≈ 2.5 min on 2 cores
+npm run bench -- --quick            # smoke test, under a minute
+npm run bench -- --portkey          # also Portkey's gateway (npm install on demand into bench/.cache)
+npm run bench -- --streams 10000    # 10,000 concurrent slow streams (all-in-one and mesh)
+npm run bench -- --soak 1000000     # RSS over 1M requests (all-in-one)
+npm run bench -- --from-results bench/results/<time>.json   # re-render this page from a past run
+npm run bench -- --help             # every flag
+\`\`\`
+`;
+}
+
+/** @param {string} id */
+function describeTarget(id) {
+  switch (id) {
+    case "straight":
+      return "the client talks to the mock upstream directly: the baseline";
+    case "proxy":
+      return "bench/minimal-proxy.js: parse JSON, stringify, forward with an undici keep-alive pool, stream the answer back — the floor for a Node gateway";
+    case "proxy2":
+      return "two minimal proxies chained: the second one's cost is one plain HTTP JSON hop";
+    case "aio":
+      return "`node packages/launcher/dist/main.js` (`npm start`): the five services in one process";
+    case "mesh":
+      return "`node services/{gateway,router,policy,adapter-openai,adapter-custom}/dist/main.js`: five processes talking gRPC/Connect";
+    case "portkey":
+      return "Portkey's open-source gateway from npm, provider `openai` with `x-portkey-custom-host` pointing at the mock";
+    default:
+      return "";
+  }
+}

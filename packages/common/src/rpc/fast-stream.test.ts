@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from "vitest";
+import * as http2 from "node:http2";
+import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { healthV1 } from "@llmmesh/proto";
+import { startServer, type RunningServer } from "../server.js";
+import { createServiceTransport } from "../clients.js";
+import { silentLogger } from "../logger.js";
+
+const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
+let server: RunningServer | undefined;
+const closers: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+  await server?.close(100);
+  server = undefined;
+});
+
+/** Watch streams statuses; the requested service name picks a behaviour. */
+function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
+  return {
+    async *watch(req, ctx) {
+      ctx.responseHeader.set("x-watched", req.service);
+      yield { status: Status.SERVING };
+      if (req.service === "fail") throw new ConnectError("broke after one", Code.Unavailable);
+      if (req.service === "hang") {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        events.push(`aborted: ${(ctx.signal.reason as ConnectError).code}`);
+        return;
+      }
+      yield { status: Status.NOT_SERVING };
+    },
+  };
+}
+
+async function start(events: string[] = []) {
+  server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    services: [],
+    routes: (router) => router.service(Health, health(events)),
+    maxMessageBytes: 1024 * 1024,
+    logger: silentLogger,
+  });
+  return server.url;
+}
+
+function fastClient(url: string) {
+  const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024 });
+  closers.push(() => transport.close());
+  return createClient(Health, transport);
+}
+
+async function collect(stream: AsyncIterable<{ status: number }>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const message of stream) out.push(message.status);
+  return out;
+}
+
+describe("fast streaming path", () => {
+  it("streams every message with the response headers", async () => {
+    const client = fastClient(await start());
+    let header: Headers | undefined;
+    expect(await collect(client.watch({ service: "a" }, { onHeader: (h) => (header = h) }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    expect(header?.get("x-watched")).toBe("a");
+  });
+
+  it("ends a failed stream with the error, after the messages sent before it", async () => {
+    const client = fastClient(await start());
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const message of client.watch({ service: "fail" })) seen.push(message.status);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([Status.SERVING]);
+    expect(err).toMatchObject({ code: Code.Unavailable, rawMessage: "broke after one" });
+  });
+
+  it("cancels the server's work when the caller stops", async () => {
+    const events: string[] = [];
+    const client = fastClient(await start(events));
+    const controller = new AbortController();
+    const consume = (async () => {
+      for await (const _message of client.watch({ service: "hang" }, { signal: controller.signal })) controller.abort();
+    })();
+    await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
+    await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("reports a stream cut before its final message as an error, never as a complete stream", async () => {
+    const cutter = http2.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/connect+proto" });
+        const message = Buffer.from([0, 0, 0, 0, 2, 8, 1]);
+        res.write(message, () => res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      });
+    });
+    const sessions: http2.ServerHttp2Session[] = [];
+    cutter.on("session", (session) => sessions.push(session));
+    await new Promise<void>((resolve) => cutter.listen(0, "127.0.0.1", resolve));
+    closers.push(() => {
+      sessions.forEach((session) => session.destroy());
+      return new Promise((resolve) => cutter.close(resolve));
+    });
+    const client = fastClient(`http://127.0.0.1:${(cutter.address() as { port: number }).port}`);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const message of client.watch({})) seen.push(message.status);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([Status.SERVING]);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+  });
+
+  it("speaks the Connect protocol: standard Connect clients and servers interoperate with it", async () => {
+    const url = await start();
+    for (const httpVersion of ["1.1", "2"] as const) {
+      const generic = createClient(Health, createConnectTransport({ baseUrl: url, httpVersion, useBinaryFormat: true }));
+      expect(await collect(generic.watch({ service: "g" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+      await expect(collect(generic.watch({ service: "fail" }))).rejects.toMatchObject({ code: Code.Unavailable });
+    }
+
+    const plain = http2.createServer(connectNodeAdapter({ routes: (router) => router.service(Health, health([])) }));
+    const sessions: http2.ServerHttp2Session[] = [];
+    plain.on("session", (session) => sessions.push(session));
+    await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+    closers.push(() => {
+      sessions.forEach((session) => session.destroy());
+      return new Promise((resolve) => plain.close(resolve));
+    });
+    const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`);
+    expect(await collect(client.watch({ service: "s" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    await expect(collect(client.watch({ service: "fail" }))).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "broke after one" });
+  });
+});
