@@ -118,23 +118,35 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     const trailer = new Headers();
     const messages = (async function* () {
       const reader = new EnvelopeReader(limit);
+      let complete = false;
+      let endError: ConnectError | undefined;
       try {
+        // Read to the stream's natural end even after the final envelope:
+        // leaving a Readable's iteration early destroys it, which resets a
+        // stream the server already ended (see below).
         for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (complete) continue;
           for (const { flags, data } of reader.push(chunk)) {
             if ((flags & END_STREAM_FLAG) === END_STREAM_FLAG) {
+              complete = true;
               const end = endStreamFromJson(data);
               end.metadata.forEach((value, name) => trailer.set(name, value));
-              if (end.error) throw end.error;
-              return;
+              endError = end.error;
+              break;
             }
             yield fromBinary(method.output, data);
           }
         }
+        if (endError) throw endError;
+        if (complete) return;
       } catch (err) {
         throw req.signal.aborted ? abortError(req.signal) : err instanceof ConnectError ? err : unavailable(url.origin, err);
       } finally {
         req.signal.removeEventListener("abort", cancel);
-        if (!stream.closed) cancel();
+        // Reset only a stream we leave early. Resetting one the server has
+        // already ended counts as an invalid frame, and after 1000 of those
+        // Node's server drops the whole connection.
+        if (!complete && !stream.closed) cancel();
       }
       throw req.signal.aborted ? abortError(req.signal) : new ConnectError(`the stream from ${url.origin} ended without its final message`, Code.Unavailable);
     })();

@@ -65,6 +65,13 @@ describe("fast streaming path", () => {
     expect(header?.get("x-watched")).toBe("a");
   });
 
+  it("keeps one connection usable across more streams than the server tolerates invalid frames", async () => {
+    // Node's HTTP/2 server drops a connection after 1000 invalid frames; a
+    // client that resets streams the server already ended hits that limit.
+    const client = fastClient(await start());
+    for (let i = 0; i < 1100; i++) expect(await collect(client.watch({ service: "n" }))).toHaveLength(2);
+  });
+
   it("ends a failed stream with the error, after the messages sent before it", async () => {
     const client = fastClient(await start());
     const seen: number[] = [];
