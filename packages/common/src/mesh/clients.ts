@@ -51,7 +51,8 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
       const register = (router: ConnectRouter) => built().register(router);
       transport =
         inProcessKind === "direct"
-          ? createDirectTransport(collectImplementations(register), { interceptors: [forwardableErrors] })
+          ? // No forwardableErrors here: a direct call adds no response headers to its errors.
+            createDirectTransport(collectImplementations(register))
           : createRouterTransport(register, {
               router: { readMaxBytes: maxMessageBytes(), writeMaxBytes: maxMessageBytes() },
               transport: { interceptors: [forwardableErrors] },

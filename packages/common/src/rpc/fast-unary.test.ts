@@ -74,7 +74,9 @@ describe("fast unary path", () => {
     const events: string[] = [];
     const client = fastClient(await start(events));
     await expect(client.admit({ model: "hang" }, { timeoutMs: 50 })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
-    await expect.poll(() => events).toEqual([`aborted: ${Code.DeadlineExceeded}`]);
+    // The server's own timer and the caller hanging up race: either way its work stops.
+    await expect.poll(() => events).toHaveLength(1);
+    expect([`aborted: ${Code.DeadlineExceeded}`, `aborted: ${Code.Canceled}`]).toContain(events[0]);
   });
 
   it("cancels the server's work when the caller aborts", async () => {
