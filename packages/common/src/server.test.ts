@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { healthV1, PolicyService, AdmitResponseSchema, ErrorDetailSchema } from "@llmmesh/proto";
@@ -72,6 +73,20 @@ describe("startServer", () => {
     });
     session.close();
     expect(body).toBe("rest GET /v1/models");
+  });
+});
+
+describe("startServer close", () => {
+  it("closes connections that never said anything instead of waiting out the grace period for them", async () => {
+    const { port } = await start();
+    const silent = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => silent.once("connect", resolve));
+    const closedByServer = new Promise((resolve) => silent.once("close", resolve));
+    // A grace period longer than the test's timeout: only closing the silent socket lets this finish.
+    await server!.close(120_000);
+    server = undefined;
+    await closedByServer;
+    expect(silent.destroyed).toBe(true);
   });
 });
 

@@ -40,6 +40,8 @@ export interface RunningServer {
 }
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** How long a new connection may stay silent before it is closed. */
+const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
  * Serves Connect, gRPC and gRPC-Web on one port, over HTTP/1.1 and cleartext
@@ -82,6 +84,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // session memory, 10 MB, resets the whole connection under load).
   const h2 = http2.createServer({ maxSessionMemory: 512, settings: { maxConcurrentStreams: 100_000, initialWindowSize: 1 << 20 } }, serve);
   const sockets = new Set<net.Socket>();
+  const undecided = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -95,7 +98,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+    // A connection that says nothing would otherwise wait forever (and hold up a graceful close).
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    undecided.add(socket);
+    sniff(socket, (isHttp2) => {
+      socket.setTimeout(0);
+      undecided.delete(socket);
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -111,6 +121,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     async close(graceMs = 10_000) {
       health?.setNotServing();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of undecided) socket.destroy();
       for (const session of sessions) session.close();
       h1.closeIdleConnections();
       const deadline = setTimeout(() => {

@@ -20,11 +20,14 @@ function fixedDeadline(remaining: { ms: number }): RequestDeadline {
   return {
     signal: controller.signal,
     remainingMs: () => remaining.ms,
-    check() {
-      if (remaining.ms <= 0) throw meshError(Code.DeadlineExceeded, "out of time", { reason: "upstream_timeout" });
+    check(marginMs = 0) {
+      if (remaining.ms <= marginMs) throw meshError(Code.DeadlineExceeded, "out of time", { reason: "upstream_timeout" });
     },
     disarm() {},
     dispose() {},
+    cancel() {
+      controller.abort();
+    },
   };
 }
 
@@ -69,6 +72,15 @@ describe("runAttempts", () => {
     expect(await run).toMatchObject({ ok: true, value: "b:ok", attempts: 2 });
     expect(calls).toEqual(["a", "b"]);
     expect(delays).toEqual([]);
+  });
+
+  it("takes an adapter's timeout at the very end of our deadline as our own, without trying another target", async () => {
+    const adapterTimeout = meshError(Code.DeadlineExceeded, "adapter timer", { reason: "upstream_timeout" });
+    const { run, calls } = loop({ a: [adapterTimeout], b: [] }, { deadline: fixedDeadline({ ms: 20 }) });
+    const result = await run;
+    expect(result).toMatchObject({ ok: false, attempts: 1 });
+    expect(calls).toEqual(["a"]);
+    expect(result.ok ? "" : result.error.rawMessage).toBe("out of time");
   });
 
   it("skips targets without an adapter and counts only real attempts", async () => {

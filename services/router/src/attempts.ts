@@ -5,6 +5,9 @@ import { backoffDelayMs, classifyAdapterError, type Verdict } from "./retry-poli
 import type { PlannedTarget } from "./targets.js";
 
 /** A target and the adapter client that serves it (undefined when no adapter is reachable). */
+
+/** A timeout reported within this much of our own deadline is our own deadline. */
+const DEADLINE_RACE_MARGIN_MS = 50;
 export interface Candidate<C> {
   readonly planned: PlannedTarget;
   readonly client: C | undefined;
@@ -79,13 +82,15 @@ export async function runAttempts<C, T>(options: AttemptLoopOptions<C, T>): Prom
         const value = await options.call(client, planned, { signal: deadline.signal, timeoutMs: Math.max(1, deadline.remainingMs()) });
         return { ok: true, value, target: planned, attempts };
       } catch (err) {
+        const error = ConnectError.from(err);
         // Our own deadline or the client's cancel explain the failure better than the adapter's error does.
+        // An adapter's own timer, set from the deadline we sent, may fire a moment before ours: a
+        // DeadlineExceeded that close to our deadline is ours, not a reason to try another target.
         try {
-          deadline.check();
+          deadline.check(error.code === Code.DeadlineExceeded ? DEADLINE_RACE_MARGIN_MS : 0);
         } catch (stop) {
           return stopped(ConnectError.from(stop));
         }
-        const error = ConnectError.from(err);
         const verdict = classifyAdapterError(error);
         options.onFailure?.(planned, error, verdict);
         if (verdict.kind === "fatal") return stopped(error);

@@ -11,12 +11,17 @@ export interface RequestDeadline {
   readonly signal: AbortSignal;
   /** Whole milliseconds left, never negative. */
   remainingMs(): number;
-  /** Throws Canceled if the client went away, DeadlineExceeded (upstream_timeout) if time is up. */
-  check(): void;
+  /**
+   * Throws Canceled if the client went away, DeadlineExceeded (upstream_timeout)
+   * if time is up, or if no more than `marginMs` is left.
+   */
+  check(marginMs?: number): void;
   /** Stops the clock (the signal still follows the client), e.g. once a stream has started. */
   disarm(): void;
   /** Releases the timer and listeners; call when the request ends. */
   dispose(): void;
+  /** Cancels every call still running on this deadline's signal (a stream left early). */
+  cancel(): void;
 }
 
 /** What a deadline is made from. */
@@ -61,13 +66,16 @@ export function startDeadline(options: DeadlineOptions): RequestDeadline {
   return {
     signal: controller.signal,
     remainingMs,
-    check() {
+    check(marginMs = 0) {
       if (options.clientSignal.aborted) throw clientGoneError(options.clientSignal.reason, timeoutError);
-      if (timedOut || remainingMs() <= 0) throw timeoutError();
+      if (timedOut || remainingMs() <= marginMs) throw timeoutError();
     },
     disarm() {
       armed = false;
       clearTimeout(timer);
+    },
+    cancel() {
+      if (!controller.signal.aborted) controller.abort(new ConnectError("The stream was closed before it ended.", Code.Canceled));
     },
     dispose() {
       clearTimeout(timer);

@@ -135,8 +135,10 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
         succeeded = true;
       } finally {
         route.deadline.dispose();
-        // The client left mid-stream (or the stream failed): make sure the upstream call is closed.
-        if (!succeeded && upstream?.return) upstream.return().catch(() => {});
+        // Left mid-stream (the client went away, or the stream failed): cancel the
+        // adapter call through its signal. Connect's client iterators have no
+        // return(), so closing the iterator would not reach the adapter.
+        if (!succeeded) route.deadline.cancel();
         settle({ admission: route.admission, model: chat.model, target: target?.target, usage, succeeded });
       }
     },

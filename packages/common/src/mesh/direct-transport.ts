@@ -26,7 +26,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { abortError, callSignal } from "../rpc/call-signal.js";
+import { abortError, callSignal, cannotAbort } from "../rpc/call-signal.js";
 import { LightHandlerContext } from "../rpc/handler-context.js";
 import { chainStream, chainUnary } from "../rpc/interceptor-chain.js";
 import { rpcPath } from "../rpc/unary-path.js";
@@ -108,17 +108,25 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     const request = await firstMessage(req.message);
     const ctx = contextFor(req, timeoutMs);
     const outputs = spec.impl(request, ctx)[Symbol.asyncIterator]();
-    // A caller that stops listening aborts the call: end the callee's generator too.
-    req.signal.addEventListener("abort", () => void outputs.return?.().catch(() => {}), { once: true });
+    // A caller that aborts ends the callee's generator too.
+    const endCallee = () => void outputs.return?.().catch(() => {});
+    const listening = !cannotAbort(req.signal);
+    if (listening) req.signal.addEventListener("abort", endCallee, { once: true });
     const messages = (async function* () {
+      let complete = false;
       try {
         for (;;) {
           const next = await outputs.next();
           if (next.done) break;
           yield create(method.output, next.value as MessageInitShape<typeof method.output>);
         }
+        complete = true;
       } catch (err) {
         throw req.signal.aborted ? abortError(req.signal) : ConnectError.from(err);
+      } finally {
+        if (listening) req.signal.removeEventListener("abort", endCallee);
+        // Left early (the caller stopped iterating): the callee stops too, as over the network.
+        if (!complete) endCallee();
       }
       // A cancelled call ends in an error, as it does over the network, never as a complete stream.
       if (req.signal.aborted) throw abortError(req.signal);

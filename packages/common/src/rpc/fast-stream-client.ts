@@ -100,10 +100,14 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     if (!cannotAbort(req.signal)) req.signal.addEventListener("abort", cancel, { once: true });
     stream.end(envelope(0, body));
 
+    const stopListening = () => req.signal.removeEventListener("abort", cancel);
     const responseHeaders = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve, reject) => {
       stream.once("response", resolve);
       stream.once("error", (err) => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, err)));
       stream.once("close", () => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, new Error(`stream closed (code ${stream.rstCode})`))));
+    }).catch((err: unknown) => {
+      stopListening();
+      throw err;
     });
     const status = Number(responseHeaders[HTTP2_HEADER_STATUS]);
     const header = new Headers();
@@ -111,6 +115,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       if (typeof value === "string" && name[0] !== ":") header.set(name, value);
     }
     if (status !== 200 || header.get("content-type") !== STREAM_PROTO) {
+      stopListening();
       const bytes = await readAll(stream, limit);
       const fallback = new ConnectError(`HTTP ${status} from ${url.origin}`, codeFromHttpStatus(status));
       throw header.get("content-type")?.startsWith("application/json") ? errorFromJsonBytes(bytes, undefined, fallback) : fallback;
@@ -142,7 +147,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       } catch (err) {
         throw req.signal.aborted ? abortError(req.signal) : err instanceof ConnectError ? err : unavailable(url.origin, err);
       } finally {
-        req.signal.removeEventListener("abort", cancel);
+        stopListening();
         // Reset only a stream we leave early. Resetting one the server has
         // already ended counts as an invalid frame, and after 1000 of those
         // Node's server drops the whole connection.

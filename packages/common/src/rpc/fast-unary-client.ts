@@ -47,10 +47,17 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
     try {
       // Listening on the shared never-firing signal would pile up listeners for nothing.
       const signal = cannotAbort(req.signal) ? undefined : req.signal;
-      response = await pool.request({ method: "POST", path: prefix + rpcPath(method), headers, body, signal });
+      // headersTimeout/bodyTimeout 0: the call's own deadline bounds it. undici's
+      // defaults (300 s) would cut a long non-streamed generation and look retryable.
+      response = await pool.request({ method: "POST", path: prefix + rpcPath(method), headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (err) {
       if (req.signal.aborted) throw abortError(req.signal);
       throw new ConnectError(`cannot reach ${url.origin}: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    }
+    const declared = Number(response.headers["content-length"]);
+    if (declared > limit) {
+      response.body.destroy();
+      throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
     }
     const bytes = new Uint8Array(await response.body.arrayBuffer());
     if (bytes.byteLength > limit) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);

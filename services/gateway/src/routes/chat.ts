@@ -24,6 +24,8 @@ type ChatResult =
       readonly stream: true;
       readonly first: RouterServiceChatStreamResponse;
       readonly rest: AsyncIterator<RouterServiceChatStreamResponse>;
+      /** Releases the stream's signal; with `cancel`, cancels the router call (a stream left before its end). */
+      readonly stop: (cancel: boolean) => void;
     };
 
 /**
@@ -38,12 +40,28 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
     parse: ({ body }) => chatRequestFromJson(body),
     async call({ request, stream }, ctx) {
       if (!stream) return { stream: false, response: await router.chat({ chat: request }, ctx.callOptions) };
-      const messages = router.chatStream({ chat: request }, ctx.callOptions)[Symbol.asyncIterator]();
-      const first = await messages.next();
-      if (first.done) {
-        throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
+      // Connect's client iterators have no return(): a stream left early is
+      // cancelled through its own signal, which also follows the client.
+      const controller = new AbortController();
+      const clientSignal = ctx.callOptions.signal;
+      const follow = () => controller.abort(clientSignal?.reason);
+      if (clientSignal?.aborted) follow();
+      else clientSignal?.addEventListener("abort", follow, { once: true });
+      const stop = (cancel: boolean) => {
+        clientSignal?.removeEventListener("abort", follow);
+        if (cancel && !controller.signal.aborted) controller.abort();
+      };
+      try {
+        const messages = router.chatStream({ chat: request }, { ...ctx.callOptions, signal: controller.signal })[Symbol.asyncIterator]();
+        const first = await messages.next();
+        if (first.done) {
+          throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
+        }
+        return { stream: true, first: first.value, rest: messages, stop };
+      } catch (err) {
+        stop(false);
+        throw err;
       }
-      return { stream: true, first: first.value, rest: messages };
     },
     render(result, { request }) {
       if (!result.stream) {
@@ -55,7 +73,7 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
       }
       return {
         kind: "events",
-        events: clientChunks(result.first, result.rest, request.includeUsage),
+        events: clientChunks(result.first, result.rest, request.includeUsage, result.stop),
         headers: servedHeaders(result.first.served),
       };
     },
@@ -66,13 +84,15 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
  * The stream as the client asked for it. Adapters always ask upstreams for
  * usage (the router needs it for accounting); a client that did not send
  * `stream_options.include_usage` must not see it, as with OpenAI itself.
- * Closing this generator closes the router stream, which cancels the call.
+ * Leaving this generator before the stream's end cancels the router call.
  */
 async function* clientChunks(
   first: RouterServiceChatStreamResponse,
   rest: AsyncIterator<RouterServiceChatStreamResponse>,
   includeUsage: boolean,
+  stop: (cancel: boolean) => void,
 ): AsyncGenerator<Record<string, unknown>> {
+  let complete = false;
   try {
     let message: RouterServiceChatStreamResponse | undefined = first;
     while (message) {
@@ -81,8 +101,9 @@ async function* clientChunks(
       const next: IteratorResult<RouterServiceChatStreamResponse> = await rest.next();
       message = next.done ? undefined : next.value;
     }
+    complete = true;
   } finally {
-    await rest.return?.();
+    stop(!complete);
   }
 }
 
