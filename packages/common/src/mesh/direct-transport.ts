@@ -1,11 +1,9 @@
 import {
   Code,
   ConnectError,
-  createContextValues,
   createMethodImplSpec,
   createServiceImplSpec,
   type ConnectRouter,
-  type ContextValues,
   type Interceptor,
   type MethodImplSpec,
   type ServiceImplSpec,
@@ -15,22 +13,12 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import {
-  create,
-  isMessage,
-  type DescMessage,
-  type DescMethod,
-  type DescMethodStreaming,
-  type DescMethodUnary,
-  type DescService,
-  type MessageInitShape,
-  type MessageShape,
-} from "@bufbuild/protobuf";
-import { abortError, callSignal, cannotAbort } from "../rpc/call-signal.js";
+import { create, type DescMethod, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import { abortError, cannotAbort } from "../rpc/call-signal.js";
 import { LightHandlerContext } from "../rpc/handler-context.js";
-import { chainStream, chainUnary } from "../rpc/interceptor-chain.js";
 import { rpcPath } from "../rpc/unary-path.js";
-import { firstMessage, normalized } from "../rpc/request-messages.js";
+import { firstMessage } from "../rpc/request-messages.js";
+import { transportFrom } from "../rpc/transport-calls.js";
 
 /**
  * Captures what a component registers on a router as implementation specs,
@@ -60,7 +48,6 @@ export function collectImplementations(register: (router: ConnectRouter) => void
 
 const PROTOCOL = "in-process";
 const BASE_URL = "in-process://mesh";
-type HeaderInit = ConstructorParameters<typeof Headers>[0];
 
 /**
  * A transport that calls service implementations in this process directly:
@@ -76,7 +63,6 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
   for (const implementation of implementations) {
     for (const spec of Object.values(implementation.methods)) specs.set(rpcPath(spec.method), spec);
   }
-  const interceptors = options.interceptors ?? [];
   const lookup = (method: DescMethod): MethodImplSpec => {
     const spec = specs.get(rpcPath(method));
     if (!spec) throw new ConnectError(`${method.parent.typeName}/${method.name} is not implemented in this process`, Code.Unimplemented);
@@ -134,76 +120,5 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages };
   };
 
-  return {
-    async unary<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeaderInit | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
-    ): Promise<UnaryResponse<I, O>> {
-      const cancellation = callSignal(signal, timeoutMs);
-      const request: UnaryRequest<I, O> = {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: BASE_URL + rpcPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: isMessage(input, method.input) ? input : create(method.input, input),
-        signal: cancellation.signal,
-      };
-      try {
-        const chain = chainUnary(interceptors, (req) => callUnary(req, timeoutMs));
-        return (await chain(request as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
-      } catch (err) {
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
-      } finally {
-        cancellation.done();
-      }
-    },
-
-    async stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeaderInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      const cancellation = callSignal(signal, timeoutMs);
-      const request: StreamRequest<I, O> = {
-        stream: true,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: BASE_URL + rpcPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: normalized(method.input, input),
-        signal: cancellation.signal,
-      };
-      let response: StreamResponse;
-      try {
-        const chain = chainStream(interceptors, (req) => callStream(req, timeoutMs));
-        response = await chain(request as unknown as StreamRequest);
-      } catch (err) {
-        cancellation.done();
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
-      }
-      const messages = response.message;
-      return {
-        ...(response as unknown as StreamResponse<I, O>),
-        message: (async function* () {
-          try {
-            yield* messages as AsyncIterable<MessageShape<O>>;
-          } finally {
-            cancellation.done();
-          }
-        })(),
-      };
-    },
-  };
+  return transportFrom({ baseUrl: BASE_URL, interceptors: options.interceptors, unary: callUnary, stream: callStream });
 }

@@ -1,15 +1,14 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { fromBinary, toBinary, type DescMessage, type DescMethodStreaming, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { abortError, callSignal, cannotAbort } from "./call-signal.js";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { abortError, cannotAbort } from "./call-signal.js";
 import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
-import { chainStream } from "./interceptor-chain.js";
 import { rpcPath } from "./unary-path.js";
-import { firstMessage, normalized } from "./request-messages.js";
+import { firstMessage } from "./request-messages.js";
+import { transportFrom } from "./transport-calls.js";
 
-type HeaderInit = ConstructorParameters<typeof Headers>[0];
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
 /** Settings of the fast streaming client. */
@@ -71,7 +70,6 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/$/, "");
   const peer = new PeerSession(url.origin, url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80));
-  const interceptors = options.interceptors ?? [];
   const limit = options.maxMessageBytes;
 
   const call = async (req: StreamRequest, deadline: number | undefined): Promise<StreamResponse> => {
@@ -158,47 +156,9 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     return { stream: true, service: method.parent, method, header, trailer, message: messages };
   };
 
+  const { stream } = transportFrom({ baseUrl, interceptors: options.interceptors, defaultTimeoutMs: options.defaultTimeoutMs, stream: call });
   return {
-    async stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeaderInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      const deadline = timeoutMs ?? options.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline);
-      const request: StreamRequest<I, O> = {
-        stream: true,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: baseUrl + rpcPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: normalized(method.input, input),
-        signal: cancellation.signal,
-      };
-      let response: StreamResponse;
-      try {
-        response = await chainStream(interceptors, (req) => call(req, deadline))(request as unknown as StreamRequest);
-      } catch (err) {
-        cancellation.done();
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
-      }
-      const messages = response.message;
-      return {
-        ...(response as unknown as StreamResponse<I, O>),
-        message: (async function* () {
-          try {
-            yield* messages as AsyncIterable<MessageShape<O>>;
-          } finally {
-            cancellation.done();
-          }
-        })(),
-      };
-    },
+    stream,
     close: () => peer.close(),
   };
 }

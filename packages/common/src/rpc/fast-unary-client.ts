@@ -1,10 +1,10 @@
-import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Pool } from "undici";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
-import { abortError, callSignal, cannotAbort } from "./call-signal.js";
-import { chainUnary } from "./interceptor-chain.js";
+import { abortError, cannotAbort } from "./call-signal.js";
+import { transportFrom } from "./transport-calls.js";
 
 /** Settings of a fast unary transport. */
 export interface FastUnaryTransportOptions {
@@ -33,7 +33,6 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/$/, "");
   const pool = new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 });
-  const interceptors = options.interceptors ?? [];
   const limit = options.maxMessageBytes;
 
   const call = async (req: UnaryRequest, deadline: number | undefined): Promise<UnaryResponse> => {
@@ -75,39 +74,9 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
     throw header.get("content-type")?.startsWith("application/json") ? errorFromJsonBytes(bytes, undefined, fallback) : fallback;
   };
 
+  const { unary } = transportFrom({ baseUrl, interceptors: options.interceptors, defaultTimeoutMs: options.defaultTimeoutMs, unary: call });
   return {
-    async unary<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: ConstructorParameters<typeof Headers>[0] | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
-    ): Promise<UnaryResponse<I, O>> {
-      // Connect's runUnaryCall would make two controllers and a DOMException
-      // per call; this path only pays for what the call actually uses.
-      const deadline = timeoutMs ?? options.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline);
-      const request: UnaryRequest<I, O> = {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: baseUrl + rpcPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: isMessage(input, method.input) ? input : create(method.input, input),
-        signal: cancellation.signal,
-      };
-      try {
-        const chain = chainUnary(interceptors, (req) => call(req, deadline));
-        return (await chain(request as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
-      } catch (err) {
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
-      } finally {
-        cancellation.done();
-      }
-    },
+    unary,
     stream: (...args) => options.streaming.stream(...args),
     close: () => pool.close(),
   };
