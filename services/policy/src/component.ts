@@ -1,6 +1,7 @@
 import { DEFAULT_PORTS, type Component } from "@llmmesh/common";
 import { PolicyService } from "@llmmesh/proto";
 import { createPolicyService } from "./policy-service.js";
+import { checkKeySecrets } from "./key-check.js";
 
 /** The policy service as a deployable: keys, limits and usage. */
 export const policyComponent: Component = {
@@ -11,4 +12,5 @@ export const policyComponent: Component = {
     const service = createPolicyService({ config, logger });
     return { register: (router) => router.service(PolicyService, service) };
   },
+  validate: checkKeySecrets,
 };
