@@ -38,6 +38,13 @@ describe("mapError", () => {
     expect(error.headers).toEqual({ "retry-after": "2", "retry-after-ms": "1500" });
   });
 
+  it("tells how many upstream attempts a failed request took", () => {
+    const failed = meshError(Code.Unavailable, "all targets failed", { reason: Reason.UpstreamError, upstreamStatus: 503, attempts: 3 });
+    expect(mapError(failed, REQUEST_ID).error.headers).toEqual({ "x-llmmesh-attempts": "3" });
+    const refused = meshError(Code.NotFound, "no such model", { reason: Reason.ModelNotFound });
+    expect(mapError(refused, REQUEST_ID).error.headers).toEqual({});
+  });
+
   it("uses the raw message, without Connect's [code] prefix", () => {
     const { error } = mapError(meshError(Code.NotFound, "model 'x' not found", { reason: Reason.ModelNotFound }), REQUEST_ID);
     expect(error.message).toBe("model 'x' not found");

@@ -79,6 +79,7 @@ function mapConnectError(err: ConnectError, requestId: string, secret: string | 
     headers[Header.RetryAfter] = String(Math.ceil(retryAfterMs / 1000));
     headers[Header.RetryAfterMs] = String(retryAfterMs);
   }
+  if (detail?.attempts) headers[Header.Attempts] = String(detail.attempts);
   const error = new ApiError(
     mapping.status,
     redact(err.rawMessage, secret) || defaultMessage(mapping.status),

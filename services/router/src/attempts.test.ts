@@ -130,7 +130,7 @@ describe("runAttempts", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error.code).toBe(Code.Unavailable);
-    expect(errorDetailOf(result.error)).toMatchObject({ upstreamStatus: 503, retryAfterMs: 30n, provider: "a" });
+    expect(errorDetailOf(result.error)).toMatchObject({ upstreamStatus: 503, retryAfterMs: 30n, provider: "a", attempts: 2 });
     expect(result.error.rawMessage).toBe("The model 'm' failed after 2 attempts; the last error (provider 'a'): down");
     expect(result.target?.provider).toBe("a");
   });

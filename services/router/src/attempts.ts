@@ -142,6 +142,7 @@ function exhaustedError(model: string, attempts: number, error: ConnectError, ve
     provider: original?.provider || target.provider,
     upstreamType: original?.upstreamType ?? "",
     upstreamCode: original?.upstreamCode ?? "",
+    attempts,
   };
   const tried = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
   if (attempts === 0) {

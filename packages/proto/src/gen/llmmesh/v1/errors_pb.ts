@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmmesh/v1/errors.proto.
  */
 export const file_llmmesh_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChdsbG1tZXNoL3YxL2Vycm9ycy5wcm90bxIKbGxtbWVzaC52MSKdAQoLRXJyb3JEZXRhaWwSDgoGcmVhc29uGAEgASgJEhcKD3Vwc3RyZWFtX3N0YXR1cxgCIAEoBRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoAxINCgVwYXJhbRgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIVCg11cHN0cmVhbV90eXBlGAYgASgJEhUKDXVwc3RyZWFtX2NvZGUYByABKAliBnByb3RvMw");
+  fileDesc("ChdsbG1tZXNoL3YxL2Vycm9ycy5wcm90bxIKbGxtbWVzaC52MSKvAQoLRXJyb3JEZXRhaWwSDgoGcmVhc29uGAEgASgJEhcKD3Vwc3RyZWFtX3N0YXR1cxgCIAEoBRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoAxINCgVwYXJhbRgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIVCg11cHN0cmVhbV90eXBlGAYgASgJEhUKDXVwc3RyZWFtX2NvZGUYByABKAkSEAoIYXR0ZW1wdHMYCCABKAViBnByb3RvMw");
 
 /**
  * Detail attached to every error that crosses a service boundary, so each hop
@@ -67,6 +67,14 @@ export type ErrorDetail = Message<"llmmesh.v1.ErrorDetail"> & {
    * @generated from field: string upstream_code = 7;
    */
   upstreamCode: string;
+
+  /**
+   * How many upstream attempts the router made before giving up, 0 if none
+   * (so clients see `x-llmmesh-attempts` on failures too).
+   *
+   * @generated from field: int32 attempts = 8;
+   */
+  attempts: number;
 };
 
 /**
