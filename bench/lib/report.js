@@ -24,11 +24,14 @@
  */
 
 /**
- * RPCs the mesh makes per chat request (gateway→router Chat, router→policy
- * Admit, router→adapter Chat, router→policy Settle). The per-hop estimate
- * divides the mesh's extra CPU over the all-in-one by twice this (two sides).
+ * Internal RPCs per non-streamed request in the mesh: gateway→router Chat,
+ * router→policy Admit, router→adapter Chat. Settlements travel in batches
+ * (router→policy SettleBatch, many requests per call), so they are not
+ * counted: the per-hop estimate charges their small share to the three
+ * RPCs, which overstates, never flatters, the cost of one hop. Update this
+ * if the router's calls change.
  */
-export const MESH_RPCS_PER_REQUEST = 4;
+export const MESH_RPCS_PER_REQUEST = 3;
 
 const MiB = 2 ** 20;
 
@@ -454,7 +457,7 @@ export function resultsMarkdown(results, options = {}) {
   parts.push(
     "### Cost of one internal hop\n\n" +
       `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${MESH_RPCS_PER_REQUEST} RPCs per request: ` +
-      "gateway→router Chat, router→policy Admit, router→adapter Chat, router→policy Settle).\n\n" +
+      "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in).\n\n" +
       hopTable(results),
   );
   parts.push(

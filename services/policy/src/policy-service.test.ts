@@ -225,6 +225,23 @@ describe("usage accounting", () => {
     expect(await client.getUsage({ tenant: "other" })).toMatchObject({ requests: 0n, promptTokens: 0n, completionTokens: 0n });
   });
 
+  it("settles a batch as it settles each of its settlements", async () => {
+    const { client } = clientFor(`keys:
+  - { id: team-a, key: ${TEAM_KEY}, tenant: acme }
+`);
+    const usage = (p: bigint, c: bigint) => create(UsageSchema, { promptTokens: p, completionTokens: c, totalTokens: p + c });
+    const first = await client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a" });
+    const second = await client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a" });
+    await client.settleBatch({
+      settlements: [
+        { reservationId: first.reservationId, succeeded: true, usage: usage(10n, 5n) },
+        { reservationId: first.reservationId, succeeded: true, usage: usage(10n, 5n) },
+        { reservationId: second.reservationId, succeeded: true, usage: usage(1n, 2n) },
+      ],
+    });
+    expect(await client.getUsage({ keyId: "team-a" })).toMatchObject({ requests: 2n, promptTokens: 11n, completionTokens: 7n });
+  });
+
   it("accounts open access under the default tenant", async () => {
     const { client } = clientFor("");
     const res = await client.admit({ apiKey: "", operation: Operation.CHAT, model: "chat-a" });

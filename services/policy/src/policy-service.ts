@@ -7,6 +7,7 @@ import {
   Operation,
   PrincipalSchema,
   SettleResponseSchema,
+  SettleBatchResponseSchema,
   type AdmitRequest,
   type AdmitResponse,
   type GetUsageRequest,
@@ -14,6 +15,8 @@ import {
   type PolicyService,
   type SettleRequest,
   type SettleResponse,
+  type SettleBatchRequest,
+  type SettleBatchResponse,
   type Usage,
 } from "@llmmesh/proto";
 import { maskApiKey, sha256Hex } from "./api-key.js";
@@ -110,6 +113,23 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
     return estimatedTokens;
   }
 
+  /** Turns one reservation into usage. Unknown ids (settled twice, expired, or from another replica) are ignored: settling is idempotent. */
+  const settleOne = (request: SettleRequest): void => {
+    const reservation = request.reservationId === "" ? undefined : reservations.close(request.reservationId);
+    if (!reservation) return;
+    const { promptTokens, completionTokens, totalTokens } = usageNumbers(request.usage);
+    // Charge the real total against the key's TPM bucket, minus what Admit already took
+    // (a negative charge returns the unused part of the reservation).
+    reservation.tokenBucket?.take(totalTokens - reservation.reservedTokens, now());
+    ledger.record({
+      keyId: reservation.keyId,
+      tenant: reservation.tenant,
+      requests: request.succeeded ? 1 : 0,
+      promptTokens,
+      completionTokens,
+    });
+  };
+
   return {
     admit(request: AdmitRequest): AdmitResponse {
       // One snapshot for the whole decision, so a reload mid-request cannot mix two revisions.
@@ -139,21 +159,13 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
     },
 
     settle(request: SettleRequest): SettleResponse {
-      const reservation = request.reservationId === "" ? undefined : reservations.close(request.reservationId);
-      // Unknown ids (settled twice, expired, or from another replica) are ignored: Settle is idempotent.
-      if (!reservation) return create(SettleResponseSchema);
-      const { promptTokens, completionTokens, totalTokens } = usageNumbers(request.usage);
-      // Charge the real total against the key's TPM bucket, minus what Admit already took
-      // (a negative charge returns the unused part of the reservation).
-      reservation.tokenBucket?.take(totalTokens - reservation.reservedTokens, now());
-      ledger.record({
-        keyId: reservation.keyId,
-        tenant: reservation.tenant,
-        requests: request.succeeded ? 1 : 0,
-        promptTokens,
-        completionTokens,
-      });
+      settleOne(request);
       return create(SettleResponseSchema);
+    },
+
+    settleBatch(request: SettleBatchRequest): SettleBatchResponse {
+      for (const settlement of request.settlements) settleOne(settlement);
+      return create(SettleBatchResponseSchema);
     },
 
     getUsage(request: GetUsageRequest): GetUsageResponse {

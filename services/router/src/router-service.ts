@@ -26,7 +26,7 @@ import { admit, estimateChatTokens, estimateEmbedTokens, type AdmissionRequest }
 import type { AttemptCallOptions } from "./attempts.js";
 import { createModelListCache } from "./model-list.js";
 import { createMissingAdapterReporter, openRoute, type AdapterClient, type Route, type RouteDeps } from "./route.js";
-import { createSettler } from "./settlement.js";
+import { createSettler, type Settlement } from "./settlement.js";
 import { abortableSleep } from "./sleep.js";
 import { createPlanCache, type PlannedTarget } from "./targets.js";
 
@@ -41,6 +41,8 @@ export interface RouterServiceDeps {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Uniform in [0, 1), for backoff jitter (tests inject one). */
   random?: () => number;
+  /** Reports finished requests to policy; default: one Settle per request. */
+  settle?: (settlement: Settlement) => void;
 }
 
 /**
@@ -53,7 +55,7 @@ export interface RouterServiceDeps {
  * end; per-revision lookups are built once and cached.
  */
 export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
-  const settle = createSettler(deps.policy, deps.logger);
+  const settle = deps.settle ?? createSettler(deps.policy, deps.logger);
   const routeDeps: RouteDeps = {
     policy: deps.policy,
     adapterFor: deps.adapterFor,

@@ -1,7 +1,8 @@
 import type { Client } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@llmmesh/common";
-import type { AdmitResponse, PolicyService, Target, Usage } from "@llmmesh/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AdmitResponse, PolicyService, SettleRequestSchema, Target, Usage } from "@llmmesh/proto";
 
 /** How one admitted request ended, for policy's accounting. */
 export interface Settlement {
@@ -29,5 +30,58 @@ export function createSettler(policy: Client<typeof PolicyService>, logger: Logg
       const error = ConnectError.from(err);
       logger.warn("settle failed; usage of this request is not recorded", { model, code: error.code, error: error.rawMessage });
     });
+  };
+}
+
+/** A settler that collects settlements and sends them in batches; `flush` sends what is pending. */
+export interface BatchingSettler {
+  settle(settlement: Settlement): void;
+  /** Sends every pending settlement now (on shutdown); resolves when policy answered. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Reports finished requests to policy in batches: one SettleBatch per
+ * `maxBatch` settlements or per `delayMs`, whichever comes first, instead of
+ * one Settle per request — one RPC fewer per request on the mesh's busiest
+ * path. Accounting lags by at most `delayMs`; the client's answer never waits.
+ */
+export function createBatchingSettler(
+  policy: Client<typeof PolicyService>,
+  logger: Logger,
+  options: { maxBatch?: number; delayMs?: number } = {},
+): BatchingSettler {
+  const maxBatch = options.maxBatch ?? 256;
+  const delayMs = options.delayMs ?? 2;
+  let pending: MessageInitShape<typeof SettleRequestSchema>[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const send = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const settlements = pending;
+    pending = [];
+    if (settlements.length === 0) return Promise.resolve();
+    return policy.settleBatch({ settlements }).then(
+      () => undefined,
+      (err: unknown) => {
+        const error = ConnectError.from(err);
+        logger.warn("settle failed; usage of these requests is not recorded", { requests: settlements.length, code: error.code, error: error.rawMessage });
+      },
+    );
+  };
+
+  return {
+    settle({ admission, model, target, usage, succeeded }) {
+      if (admission.reservationId === "") return;
+      pending.push({ reservationId: admission.reservationId, principal: admission.principal, model, target, usage, succeeded });
+      if (pending.length >= maxBatch) void send();
+      else if (!timer) {
+        timer = setTimeout(() => void send(), delayMs);
+        // Pending accounting must not keep an idle process alive; shutdown flushes it.
+        timer.unref();
+      }
+    },
+    flush: send,
   };
 }

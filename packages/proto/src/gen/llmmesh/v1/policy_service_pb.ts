@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmmesh/v1/policy_service.proto.
  */
 export const file_llmmesh_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sbG1tZXNoL3YxL3BvbGljeV9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIkMKCVByaW5jaXBhbBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhYKDmFsbG93ZWRfbW9kZWxzGAMgAygJIqcBCgxBZG1pdFJlcXVlc3QSDwoHYXBpX2tleRgBIAEoCRIoCglvcGVyYXRpb24YAiABKA4yFS5sbG1tZXNoLnYxLk9wZXJhdGlvbhINCgVtb2RlbBgDIAEoCRIqCgRjaGF0GAQgASgLMhcubGxtbWVzaC52MS5DaGF0UmVxdWVzdEgAiAEBEhgKEGVzdGltYXRlZF90b2tlbnMYBSABKANCBwoFX2NoYXQihgEKDUFkbWl0UmVzcG9uc2USKAoJcHJpbmNpcGFsGAEgASgLMhUubGxtbWVzaC52MS5QcmluY2lwYWwSKgoEY2hhdBgCIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3RIAIgBARIWCg5yZXNlcnZhdGlvbl9pZBgDIAEoCUIHCgVfY2hhdCK5AQoNU2V0dGxlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIoCglwcmluY2lwYWwYAiABKAsyFS5sbG1tZXNoLnYxLlByaW5jaXBhbBINCgVtb2RlbBgDIAEoCRIiCgZ0YXJnZXQYBCABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIgCgV1c2FnZRgFIAEoCzIRLmxsbW1lc2gudjEuVXNhZ2USEQoJc3VjY2VlZGVkGAYgASgIIhAKDlNldHRsZVJlc3BvbnNlIjEKD0dldFVzYWdlUmVxdWVzdBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJIlYKEEdldFVzYWdlUmVzcG9uc2USEAoIcmVxdWVzdHMYASABKAMSFQoNcHJvbXB0X3Rva2VucxgCIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoAypqCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASEgoOT1BFUkFUSU9OX0NIQVQQARITCg9PUEVSQVRJT05fRU1CRUQQAhIZChVPUEVSQVRJT05fTElTVF9NT0RFTFMQAzLVAQoNUG9saWN5U2VydmljZRI8CgVBZG1pdBIYLmxsbW1lc2gudjEuQWRtaXRSZXF1ZXN0GhkubGxtbWVzaC52MS5BZG1pdFJlc3BvbnNlEj8KBlNldHRsZRIZLmxsbW1lc2gudjEuU2V0dGxlUmVxdWVzdBoaLmxsbW1lc2gudjEuU2V0dGxlUmVzcG9uc2USRQoIR2V0VXNhZ2USGy5sbG1tZXNoLnYxLkdldFVzYWdlUmVxdWVzdBocLmxsbW1lc2gudjEuR2V0VXNhZ2VSZXNwb25zZWIGcHJvdG8z", [file_llmmesh_v1_chat]);
+  fileDesc("Ch9sbG1tZXNoL3YxL3BvbGljeV9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIkMKCVByaW5jaXBhbBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhYKDmFsbG93ZWRfbW9kZWxzGAMgAygJIqcBCgxBZG1pdFJlcXVlc3QSDwoHYXBpX2tleRgBIAEoCRIoCglvcGVyYXRpb24YAiABKA4yFS5sbG1tZXNoLnYxLk9wZXJhdGlvbhINCgVtb2RlbBgDIAEoCRIqCgRjaGF0GAQgASgLMhcubGxtbWVzaC52MS5DaGF0UmVxdWVzdEgAiAEBEhgKEGVzdGltYXRlZF90b2tlbnMYBSABKANCBwoFX2NoYXQihgEKDUFkbWl0UmVzcG9uc2USKAoJcHJpbmNpcGFsGAEgASgLMhUubGxtbWVzaC52MS5QcmluY2lwYWwSKgoEY2hhdBgCIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3RIAIgBARIWCg5yZXNlcnZhdGlvbl9pZBgDIAEoCUIHCgVfY2hhdCK5AQoNU2V0dGxlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIoCglwcmluY2lwYWwYAiABKAsyFS5sbG1tZXNoLnYxLlByaW5jaXBhbBINCgVtb2RlbBgDIAEoCRIiCgZ0YXJnZXQYBCABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIgCgV1c2FnZRgFIAEoCzIRLmxsbW1lc2gudjEuVXNhZ2USEQoJc3VjY2VlZGVkGAYgASgIIhAKDlNldHRsZVJlc3BvbnNlIkQKElNldHRsZUJhdGNoUmVxdWVzdBIuCgtzZXR0bGVtZW50cxgBIAMoCzIZLmxsbW1lc2gudjEuU2V0dGxlUmVxdWVzdCIVChNTZXR0bGVCYXRjaFJlc3BvbnNlIjEKD0dldFVzYWdlUmVxdWVzdBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJIlYKEEdldFVzYWdlUmVzcG9uc2USEAoIcmVxdWVzdHMYASABKAMSFQoNcHJvbXB0X3Rva2VucxgCIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoAypqCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASEgoOT1BFUkFUSU9OX0NIQVQQARITCg9PUEVSQVRJT05fRU1CRUQQAhIZChVPUEVSQVRJT05fTElTVF9NT0RFTFMQAzKlAgoNUG9saWN5U2VydmljZRI8CgVBZG1pdBIYLmxsbW1lc2gudjEuQWRtaXRSZXF1ZXN0GhkubGxtbWVzaC52MS5BZG1pdFJlc3BvbnNlEj8KBlNldHRsZRIZLmxsbW1lc2gudjEuU2V0dGxlUmVxdWVzdBoaLmxsbW1lc2gudjEuU2V0dGxlUmVzcG9uc2USTgoLU2V0dGxlQmF0Y2gSHi5sbG1tZXNoLnYxLlNldHRsZUJhdGNoUmVxdWVzdBofLmxsbW1lc2gudjEuU2V0dGxlQmF0Y2hSZXNwb25zZRJFCghHZXRVc2FnZRIbLmxsbW1lc2gudjEuR2V0VXNhZ2VSZXF1ZXN0GhwubGxtbWVzaC52MS5HZXRVc2FnZVJlc3BvbnNlYgZwcm90bzM", [file_llmmesh_v1_chat]);
 
 /**
  * Who is calling, as policy established it.
@@ -181,6 +181,36 @@ export const SettleResponseSchema: GenMessage<SettleResponse> = /*@__PURE__*/
   messageDesc(file_llmmesh_v1_policy_service, 4);
 
 /**
+ * @generated from message llmmesh.v1.SettleBatchRequest
+ */
+export type SettleBatchRequest = Message<"llmmesh.v1.SettleBatchRequest"> & {
+  /**
+   * @generated from field: repeated llmmesh.v1.SettleRequest settlements = 1;
+   */
+  settlements: SettleRequest[];
+};
+
+/**
+ * Describes the message llmmesh.v1.SettleBatchRequest.
+ * Use `create(SettleBatchRequestSchema)` to create a new message.
+ */
+export const SettleBatchRequestSchema: GenMessage<SettleBatchRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_policy_service, 5);
+
+/**
+ * @generated from message llmmesh.v1.SettleBatchResponse
+ */
+export type SettleBatchResponse = Message<"llmmesh.v1.SettleBatchResponse"> & {
+};
+
+/**
+ * Describes the message llmmesh.v1.SettleBatchResponse.
+ * Use `create(SettleBatchResponseSchema)` to create a new message.
+ */
+export const SettleBatchResponseSchema: GenMessage<SettleBatchResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_policy_service, 6);
+
+/**
  * @generated from message llmmesh.v1.GetUsageRequest
  */
 export type GetUsageRequest = Message<"llmmesh.v1.GetUsageRequest"> & {
@@ -200,7 +230,7 @@ export type GetUsageRequest = Message<"llmmesh.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 5);
+  messageDesc(file_llmmesh_v1_policy_service, 7);
 
 /**
  * @generated from message llmmesh.v1.GetUsageResponse
@@ -227,7 +257,7 @@ export type GetUsageResponse = Message<"llmmesh.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 6);
+  messageDesc(file_llmmesh_v1_policy_service, 8);
 
 /**
  * What a request wants to do.
@@ -287,6 +317,16 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof SettleRequestSchema;
     output: typeof SettleResponseSchema;
+  },
+  /**
+   * Many settlements in one call: routers batch them, saving an RPC per request.
+   *
+   * @generated from rpc llmmesh.v1.PolicyService.SettleBatch
+   */
+  settleBatch: {
+    methodKind: "unary";
+    input: typeof SettleBatchRequestSchema;
+    output: typeof SettleBatchResponseSchema;
   },
   /**
    * Usage so far for a key or tenant.
