@@ -40,8 +40,12 @@ export interface RunningServer {
 }
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** How long a new connection may stay silent before it is closed. */
-const SNIFF_TIMEOUT_MS = 10_000;
+/**
+ * How long a new connection may stay silent before it is closed: Node's own
+ * headersTimeout. Shorter cut real clients under overload, when the event
+ * loop itself lags by seconds (seen at 10,000 concurrent streams).
+ */
+const SNIFF_TIMEOUT_MS = 60_000;
 
 /**
  * Serves Connect, gRPC and gRPC-Web on one port, over HTTP/1.1 and cleartext
@@ -99,10 +103,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     // A connection that says nothing would otherwise wait forever (and hold up a graceful close).
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    const onSilent = () => socket.destroy();
+    socket.setTimeout(SNIFF_TIMEOUT_MS, onSilent);
     undecided.add(socket);
     sniff(socket, (isHttp2) => {
       socket.setTimeout(0);
+      socket.off("timeout", onSilent);
       undecided.delete(socket);
       (isHttp2 ? h2 : h1).emit("connection", socket);
     });
