@@ -16,6 +16,7 @@ import process from "node:process";
 import { pipeline } from "node:stream";
 import { URL } from "node:url";
 import { Pool } from "undici";
+import { serveForBench } from "./lib/serve.js";
 
 const upstreamUrl = process.env.UPSTREAM_URL;
 if (!upstreamUrl) {
@@ -90,21 +91,5 @@ const server = http.createServer((req, res) => {
   });
 });
 
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
-
-const host = process.env.HOST || "127.0.0.1";
-server.listen({ port: Number(process.env.PORT || 0), host, backlog: 4096 }, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  process.stdout.write(`minimal proxy listening on http://${host}:${port}\n`);
-});
-
-// Started by the harness (BENCH_EXIT_WITH_STDIN=1): its pipe on our stdin
-// closes when it dies, however it dies, and then so do we.
-if (process.env.BENCH_EXIT_WITH_STDIN === "1") {
-  process.stdin.resume();
-  process.stdin.on("end", () => process.exit(0));
-}
-process.on("SIGTERM", () => process.exit(0));
+// Keep-alive sockets stay open between runs; no request is timed out here.
+serveForBench(server, "minimal proxy");

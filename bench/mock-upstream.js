@@ -18,6 +18,7 @@ import http from "node:http";
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
 import { ANSWER_TEXT, ANSWER_WORDS } from "./lib/payload.js";
+import { serveForBench } from "./lib/serve.js";
 
 /** @typedef {{ chunks: number, delayMs: number }} StreamProfile */
 
@@ -186,22 +187,5 @@ const server = http.createServer((req, res) => {
   });
 });
 
-// Keep-alive sockets stay open between runs; no request is ever timed out by the mock.
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
-
-const host = process.env.HOST || "127.0.0.1";
-server.listen({ port: Number(process.env.PORT || 0), host, backlog: 4096 }, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  process.stdout.write(`mock upstream listening on http://${host}:${port}\n`);
-});
-
-// Started by the harness (BENCH_EXIT_WITH_STDIN=1): its pipe on our stdin
-// closes when it dies, however it dies, and then so do we.
-if (process.env.BENCH_EXIT_WITH_STDIN === "1") {
-  process.stdin.resume();
-  process.stdin.on("end", () => process.exit(0));
-}
-process.on("SIGTERM", () => process.exit(0));
+// Keep-alive sockets stay open between runs; no request is timed out here.
+serveForBench(server, "mock upstream");

@@ -26,6 +26,31 @@ const CHAT_PATH = "/v1/chat/completions";
  */
 
 /**
+ * The CPU snapshots and clock of a worker's measured window, taken when the
+ * worker reports its "start" and "end" events.
+ * @param {Proc[]} procs
+ */
+function measuredWindow(procs) {
+  const window = {
+    before: snapshotCpu(procs),
+    after: snapshotCpu(procs),
+    startedAt: performance.now(),
+    endedAt: performance.now(),
+    /** @param {Record<string, unknown>} event */
+    onEvent(event) {
+      if (event.event === "start") {
+        window.before = snapshotCpu(procs);
+        window.startedAt = performance.now();
+      } else if (event.event === "end") {
+        window.after = snapshotCpu(procs);
+        window.endedAt = performance.now();
+      }
+    },
+  };
+  return window;
+}
+
+/**
  * CPU figures from two snapshots around a window in which `requests` completed.
  * @param {Target} target
  * @param {Proc} mock
@@ -95,10 +120,7 @@ function targetRss(rss, mock) {
  */
 export async function measureLoad(context, target, connections, timing) {
   const procs = [...target.procs, context.mock];
-  let before = snapshotCpu(procs);
-  let after = before;
-  let startedAt = performance.now();
-  let endedAt = startedAt;
+  const window = measuredWindow(procs);
   const job = {
     url: `${target.url}${CHAT_PATH}`,
     method: "POST",
@@ -111,15 +133,7 @@ export async function measureLoad(context, target, connections, timing) {
   const events = await runWorker("load-worker.js", job, {
     cpus: context.loaderCpus,
     deadlineMs: timing.warmupMs + timing.measureMs + 30_000,
-    onEvent: (event) => {
-      if (event.event === "start") {
-        before = snapshotCpu(procs);
-        startedAt = performance.now();
-      } else if (event.event === "end") {
-        after = snapshotCpu(procs);
-        endedAt = performance.now();
-      }
-    },
+    onEvent: window.onEvent,
   });
   const end = /** @type {Record<string, any>} */ (events.find((e) => e.event === "end") ?? {});
   const done = /** @type {Record<string, any>} */ (events.find((e) => e.event === "done") ?? {});
@@ -134,7 +148,7 @@ export async function measureLoad(context, target, connections, timing) {
     errors: end.errors,
     statusCounts: end.statusCounts,
     runTotals: done.totals ?? {},
-    cpu: cpuFigures(target, context.mock, before, after, end.responses + end.errors, endedAt - startedAt),
+    cpu: cpuFigures(target, context.mock, window.before, window.after, end.responses + end.errors, window.endedAt - window.startedAt),
     ...targetRss(snapshotRss(procs), context.mock),
     clientCores: end.clientCores,
   };
@@ -165,10 +179,7 @@ export async function measureLoad(context, target, connections, timing) {
  */
 export async function measureStreams(context, target, plan) {
   const procs = [...target.procs, context.mock];
-  let before = snapshotCpu(procs);
-  let after = before;
-  let startedAt = performance.now();
-  let endedAt = startedAt;
+  const window = measuredWindow(procs);
   const job = {
     mode: "latency",
     origin: target.url,
@@ -184,15 +195,7 @@ export async function measureStreams(context, target, plan) {
   const events = await runWorker("stream-worker.js", job, {
     cpus: context.loaderCpus,
     deadlineMs: plan.warmupMs + plan.measureMs + 40_000,
-    onEvent: (event) => {
-      if (event.event === "start") {
-        before = snapshotCpu(procs);
-        startedAt = performance.now();
-      } else if (event.event === "end") {
-        after = snapshotCpu(procs);
-        endedAt = performance.now();
-      }
-    },
+    onEvent: window.onEvent,
   });
   const end = /** @type {Record<string, any>} */ (events.find((e) => e.event === "end") ?? {});
   return {
@@ -204,7 +207,7 @@ export async function measureStreams(context, target, plan) {
     errors: end.errors,
     ttftMs: end.ttftMs,
     totalMs: end.totalMs,
-    cpu: cpuFigures(target, context.mock, before, after, end.ok + end.failed, endedAt - startedAt),
+    cpu: cpuFigures(target, context.mock, window.before, window.after, end.ok + end.failed, window.endedAt - window.startedAt),
     clientCores: end.clientCores,
   };
 }

@@ -116,7 +116,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
+    // A deep accept queue: bursts of new connections (thousands of clients
+    // reconnecting at once) would otherwise overflow Node's default of 511.
+    server.listen({ port: options.port, host: options.host, backlog: 4096 }, () => resolve());
   });
   const address = server.address() as net.AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
