@@ -3,8 +3,7 @@ import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
 import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
-import { LightHandlerContext, nodeHeaders } from "./handler-context.js";
-import { rpcPath } from "./unary-path.js";
+import { routesOfKind, ServerCall } from "./server-call.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -22,12 +21,7 @@ const encoder = new TextEncoder();
  * handler.
  */
 export function createFastStreamHandler(implementations: readonly ServiceImplSpec[], maxMessageBytes: number): (req: Request, res: Response) => boolean {
-  const routes = new Map<string, StreamSpec>();
-  for (const implementation of implementations) {
-    for (const spec of Object.values(implementation.methods)) {
-      if (spec.kind === "server_streaming") routes.set(rpcPath(spec.method), spec);
-    }
-  }
+  const routes = routesOfKind(implementations, "server_streaming");
   return (req, res) => {
     if (req.method !== "POST" || req.headers["content-type"] !== STREAM_PROTO) return false;
     const encoding = req.headers["connect-content-encoding"];
@@ -41,23 +35,9 @@ export function createFastStreamHandler(implementations: readonly ServiceImplSpe
 
 async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBytes: number): Promise<void> {
   const method = spec.method;
-  let controller: AbortController | undefined;
-  const abort = (reason: ConnectError) => (controller ??= new AbortController()).abort(reason);
-  const timeoutHeader = req.headers["connect-timeout-ms"];
-  const parsedTimeout = typeof timeoutHeader === "string" ? Number.parseInt(timeoutHeader, 10) : Number.NaN;
-  const timeoutMs = Number.isFinite(parsedTimeout) ? parsedTimeout : undefined;
-  const ctx = new LightHandlerContext(method, "connect", req.url ?? "", () => (controller ??= new AbortController()).signal, () => nodeHeaders(req.headers), timeoutMs);
   let outputs: AsyncIterator<MessageInitShape<DescMessage>> | undefined;
-  // Our own flag: HTTP/2 responses report writableFinished once reset.
-  let answered = false;
-  const onClose = () => {
-    if (answered) return;
-    abort(new ConnectError("the caller went away", Code.Canceled));
-    void outputs?.return?.().catch(() => {});
-  };
-  res.once("close", onClose);
-  const timer =
-    timeoutMs === undefined ? undefined : setTimeout(() => abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+  const call = new ServerCall(method, req, res, () => void outputs?.return?.().catch(() => {}));
+  const ctx = call.ctx;
   let headersSent = false;
   const sendHeaders = () => {
     if (headersSent) return;
@@ -79,15 +59,14 @@ async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBy
       if (res.destroyed) return;
     }
   } catch (err) {
-    failure = ConnectError.from(controller?.signal.aborted ? controller.signal.reason : err);
+    failure = ConnectError.from(call.cancelReason ?? err);
   } finally {
-    if (timer) clearTimeout(timer);
-    res.off("close", onClose);
+    call.finish();
   }
   if (res.destroyed || res.writableEnded) return;
   sendHeaders();
   const trailers = ctx.responseTrailerIfAny ?? new Headers();
-  answered = true;
+  call.markAnswered();
   res.end(envelope(END_STREAM_FLAG, encoder.encode(JSON.stringify(endStreamToJson(trailers, failure, {})))));
 }
 

@@ -2,8 +2,8 @@ import { ConnectError, Code, type MethodImplSpec, type ServiceImplSpec } from "@
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
-import { rpcPath, UNARY_PROTO } from "./unary-path.js";
-import { LightHandlerContext, nodeHeaders } from "./handler-context.js";
+import { UNARY_PROTO } from "./unary-path.js";
+import { routesOfKind, ServerCall } from "./server-call.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -22,12 +22,7 @@ type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
  * to take, or returns false without touching it.
  */
 export function createFastUnaryHandler(implementations: readonly ServiceImplSpec[], maxMessageBytes: number): (req: Request, res: Response) => boolean {
-  const routes = new Map<string, UnarySpec>();
-  for (const implementation of implementations) {
-    for (const spec of Object.values(implementation.methods)) {
-      if (spec.kind === "unary") routes.set(rpcPath(spec.method), spec);
-    }
-  }
+  const routes = routesOfKind(implementations, "unary");
   return (req, res) => {
     if (req.method !== "POST" || req.headers["content-type"] !== UNARY_PROTO) return false;
     const encoding = req.headers["content-encoding"];
@@ -59,22 +54,8 @@ function serve(spec: UnarySpec, req: Request, res: Response, maxMessageBytes: nu
 
 async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer): Promise<void> {
   const method = spec.method;
-  const timeoutHeader = req.headers["connect-timeout-ms"];
-  const parsedTimeout = typeof timeoutHeader === "string" ? Number.parseInt(timeoutHeader, 10) : Number.NaN;
-  const timeoutMs = Number.isFinite(parsedTimeout) ? parsedTimeout : undefined;
-  let controller: AbortController | undefined;
-  const signal = () => (controller ??= new AbortController()).signal;
-  const abort = (reason: ConnectError) => (controller ??= new AbortController()).abort(reason);
-  const ctx = new LightHandlerContext(method, "connect", req.url ?? "", signal, () => nodeHeaders(req.headers), timeoutMs);
-  // A caller that hangs up cancels the work it asked for. (Our own flag:
-  // HTTP/2 responses report writableFinished once reset.)
-  let answered = false;
-  const onClose = () => {
-    if (!answered) abort(new ConnectError("the caller went away", Code.Canceled));
-  };
-  res.once("close", onClose);
-  const timer =
-    timeoutMs === undefined ? undefined : setTimeout(() => abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+  const call = new ServerCall(method, req, res);
+  const ctx = call.ctx;
   try {
     let input: MessageShape<DescMessage>;
     try {
@@ -87,15 +68,14 @@ async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer
     const headers: Record<string, string> = { "content-type": UNARY_PROTO, "content-length": String(bytes.byteLength) };
     ctx.responseHeaderIfAny?.forEach((value, name) => (headers[name] = value));
     ctx.responseTrailerIfAny?.forEach((value, name) => (headers[`trailer-${name}`] = value));
-    answered = true;
+    call.markAnswered();
     res.writeHead(200, headers);
     res.end(bytes);
   } catch (err) {
-    answered = true;
+    call.markAnswered();
     writeError(res, ConnectError.from(err));
   } finally {
-    if (timer) clearTimeout(timer);
-    res.off("close", onClose);
+    call.finish();
   }
 }
 
