@@ -12,6 +12,7 @@ import {
   natsNames,
   pushResultJson,
   revisionJson,
+  type PushOptions,
   type PushResult,
 } from "@llmmesh/common";
 import type { NatsConnection } from "nats";
@@ -115,7 +116,8 @@ async function dispatch(positionals: readonly string[], values: Values, io: CliI
     case "push": {
       const file = one(rest, "FILE");
       const document = await io.read(file);
-      return withControl(values, io, (control) => push(control, document, file, values, io));
+      const options = pushOptions(values, io);
+      return withControl(values, io, (control) => push(control, document, file, options, values, io));
     }
     case "show":
       none(rest);
@@ -125,7 +127,9 @@ async function dispatch(positionals: readonly string[], values: Values, io: CliI
       return withControl(values, io, (control) => history(control, values, io));
     case "rollback": {
       const revision = revisionNumber(one(rest, "N"));
-      return withControl(values, io, (control) => rollback(control, revision, values, io));
+      // Options are checked before connecting: a bad flag is reported at once, not after NATS answers.
+      const options = pushOptions(values, io);
+      return withControl(values, io, (control) => rollback(control, revision, options, values, io));
     }
     default:
       throw new UsageError(`unknown command "${positionals.join(" ")}"`);
@@ -145,19 +149,23 @@ async function validate(file: string, values: Values, io: CliIo): Promise<number
   return ExitCode.Ok;
 }
 
-async function push(control: ConfigControl, document: string, file: string, values: Values, io: CliIo): Promise<number> {
-  const result = await control.push(document, pushOptions(values, io), file);
+async function push(control: ConfigControl, document: string, file: string, options: PushOptions, values: Values, io: CliIo): Promise<number> {
+  const result = await control.push(document, options, file);
   return reportPush(result, file, values, io);
 }
 
-async function rollback(control: ConfigControl, revision: number, values: Values, io: CliIo): Promise<number> {
-  const result = await control.rollback(revision, pushOptions(values, io));
+async function rollback(control: ConfigControl, revision: number, options: PushOptions, values: Values, io: CliIo): Promise<number> {
+  const result = await control.rollback(revision, options);
   return reportPush(result, `revision ${revision}`, values, io);
 }
 
-function pushOptions(values: Values, io: CliIo) {
+/** Longest --wait accepted: beyond it a timer would overflow (and no rollout takes an hour). */
+const MAX_WAIT_SECONDS = 3600;
+
+function pushOptions(values: Values, io: CliIo): PushOptions {
+  if (values.wait !== undefined && !/^\d+(\.\d+)?$/.test(values.wait)) throw new UsageError(`--wait: expected seconds, got "${values.wait}"`);
   const waitSeconds = values.wait === undefined ? 5 : Number(values.wait);
-  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait: expected seconds, got "${values.wait}"`);
+  if (waitSeconds > MAX_WAIT_SECONDS) throw new UsageError(`--wait: at most ${MAX_WAIT_SECONDS} seconds, got "${values.wait}"`);
   return {
     author: io.env.LLMMESH_AUTHOR || author(),
     note: values.note,

@@ -32,7 +32,7 @@ export type { StoredRevision, RecordMeta } from "./config/config-record.js";
 export { unifiedDiff } from "./config/config-diff.js";
 export { literalSecretProblems } from "./config/stored-secrets.js";
 export { ConfigRepository, ConfigConflictError } from "./config/config-repository.js";
-export { ConfigControl, ConfigRefusedError, ConfigStoreUnavailableError } from "./config/config-control.js";
+export { ConfigControl, ConfigRefusedError, ConfigStoreUnavailableError, RevisionNotFoundError } from "./config/config-control.js";
 export type { PushOptions, PushResult, RolloutReport, FleetTiming } from "./config/config-control.js";
 export { ConfigApplier } from "./config/config-applier.js";
 export type { ApplyOutcome, ConfigOrigin, ConfigValidator } from "./config/config-applier.js";

@@ -206,6 +206,8 @@ describe("chatRequestFromJson validation", () => {
     ["top_logprobs above 20", minimal({ top_logprobs: 21 }), "top_logprobs"],
     ["top_logprobs negative", minimal({ top_logprobs: -1 }), "top_logprobs"],
     ["seed a fraction", minimal({ seed: 1.5 }), "seed"],
+    ["seed beyond int64", minimal({ seed: -1e30 }), "seed"],
+    ["max_tokens beyond exact integers", minimal({ max_tokens: 1e20 }), "max_tokens"],
     ["presence_penalty a string", minimal({ presence_penalty: "high" }), "presence_penalty"],
     ["frequency_penalty a boolean", minimal({ frequency_penalty: true }), "frequency_penalty"],
     ["stop with five sequences", minimal({ stop: ["a", "b", "c", "d", "e"] }), "stop"],

@@ -99,6 +99,9 @@ export function expectNumber(value: unknown, param: string, range: Range = {}): 
 export function expectInteger(value: unknown, param: string, range: Range = {}): bigint {
   if (typeof value !== "number" || !Number.isInteger(value)) throw invalid(param, `an integer${rangeText(range)}`, value);
   checkRange(value, param, range, "an integer");
+  // Beyond 2^53 a JSON number is no longer the integer the client wrote, and
+  // past int64 it cannot be encoded at all: refuse it here, as a 400 naming the field.
+  if (!Number.isSafeInteger(value)) throw invalid(param, `an integer between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`, value);
   return BigInt(value);
 }
 

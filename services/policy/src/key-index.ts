@@ -1,5 +1,6 @@
-import { resolveSecret, type ConfigSnapshot, type KeyConfig, type Logger } from "@llmmesh/common";
+import { type ConfigSnapshot, type KeyConfig, type Logger } from "@llmmesh/common";
 import { sha256Hex } from "./api-key.js";
+import { resolveKeySecret } from "./key-check.js";
 
 /** What policy knows about one configured key, minus its secret. */
 export interface KeyEntry {
@@ -77,18 +78,10 @@ function buildKeyIndex(snapshot: ConfigSnapshot, logger: Logger, env: NodeJS.Pro
 function digestOf(key: KeyConfig, logger: Logger, env: NodeJS.ProcessEnv, revision: string): string | undefined {
   if (key.key_sha256 !== undefined) return key.key_sha256.toLowerCase();
   if (key.key === undefined) return undefined;
-  try {
-    const secret = resolveSecret(key.key, env);
-    if (secret === "") {
-      logger.warn("key resolves to an empty secret and is unusable", { keyId: key.id, revision });
-      return undefined;
-    }
-    return sha256Hex(secret);
-  } catch (err) {
-    // resolveSecret's message names the variable, never a value.
-    logger.warn("key is unusable: its secret cannot be resolved", { keyId: key.id, revision, problem: (err as Error).message });
-    return undefined;
-  }
+  const resolved = resolveKeySecret(key, env);
+  if ("secret" in resolved) return sha256Hex(resolved.secret);
+  logger.warn("key is unusable", { keyId: key.id, revision, problem: resolved.problem });
+  return undefined;
 }
 
 function toEntry(key: KeyConfig): KeyEntry {

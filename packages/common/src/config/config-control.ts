@@ -26,6 +26,14 @@ export class ConfigStoreUnavailableError extends Error {
   }
 }
 
+/** A revision number the bucket's history does not hold (never stored, or aged out). */
+export class RevisionNotFoundError extends Error {
+  constructor(readonly revision: number) {
+    super(`revision ${revision} is not in the bucket's history (see \`llmmesh config history\`)`);
+    this.name = "RevisionNotFoundError";
+  }
+}
+
 /** Live instances would refuse the document: nothing was stored. */
 export class ConfigRefusedError extends Error {
   constructor(
@@ -204,7 +212,7 @@ export class ConfigControl {
   /** Stores revision `revision`'s document again as the next revision (history stays linear and auditable). */
   async rollback(revision: number, options: PushOptions): Promise<PushResult> {
     const target = await this.revision(revision);
-    if (!target) throw new Error(`revision ${revision} is not in the bucket's history (see \`llmmesh config history\`)`);
+    if (!target) throw new RevisionNotFoundError(revision);
     return this.push(
       target.record.document,
       { ...options, rollbackOf: revision, note: options.note ?? `rollback to revision ${revision}` },

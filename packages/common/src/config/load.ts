@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { createHash } from "node:crypto";
+import { documentDigest } from "./config-record.js";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { configSchema, BUILTIN_ADAPTERS, type MeshConfig } from "./schema.js";
@@ -73,7 +73,7 @@ export function parseConfig(text: string, source = "(inline)"): ConfigSnapshot {
   }
   const problems = checkReferences(result.data);
   if (problems.length > 0) throw new ConfigError(source, problems);
-  const revision = createHash("sha256").update(text).digest("hex").slice(0, 12);
+  const revision = documentDigest(text);
   return new ConfigSnapshot(result.data, revision, source);
 }
 

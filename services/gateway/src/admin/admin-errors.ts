@@ -3,6 +3,7 @@ import {
   ConfigError,
   ConfigRefusedError,
   ConfigStoreUnavailableError,
+  RevisionNotFoundError,
 } from "@llmmesh/common";
 import { ApiError, ErrorType, type ErrorEnvelope } from "../api-error.js";
 
@@ -57,5 +58,6 @@ export function toAdminError(err: unknown): unknown {
   }
   if (err instanceof ConfigConflictError) return new ApiError(409, err.message, ErrorType.InvalidRequest, "config_conflict");
   if (err instanceof ConfigStoreUnavailableError) return new ApiError(503, err.message, ErrorType.Api, "config_store_unavailable");
+  if (err instanceof RevisionNotFoundError) return new ApiError(404, `Revision ${err.revision} is not in the bucket's history`, ErrorType.InvalidRequest, "revision_not_found");
   return err;
 }

@@ -134,6 +134,14 @@ describe("admin API config operations", () => {
     expect((await call(origin, "GET", "/admin/config/revisions/99")).status).toBe(404);
     expect((await call(origin, "GET", "/admin/config/revisions/two")).status).toBe(400);
     expect((await call(origin, "POST", "/admin/config/rollback", { revision: "1" })).body.error?.message).toContain("revision must be a revision number");
+    const missing = await call(origin, "POST", "/admin/config/rollback", { revision: 999 });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error?.code).toBe("revision_not_found");
+    // A misspelt option must not store a config for real.
+    const typo = await call(origin, "POST", "/admin/config/rollback", { revision: 1, dryRun: true });
+    expect(typo.status).toBe(400);
+    expect(typo.body.error?.message).toContain("Unknown field 'dryRun'");
+    expect((await call(origin, "GET", "/admin/config/history")).body.revisions).toHaveLength(3);
 
     const status = await call(origin, "GET", "/admin/status");
     expect(status.body.instances).toEqual([expect.objectContaining({ service: "router", revision: "3", source: "CONFIG_SOURCE_NATS" })]);

@@ -65,7 +65,7 @@ export function createAdminRoutes(deps: AdminDeps, env: EndpointEnv): AdminRoute
         }),
         POST: endpoint({
           readsBody: true,
-          parse: ({ body }) => ({ document: requiredString(body, "document"), options: pushOptions(body) }),
+          parse: ({ body }) => ({ document: requiredString(onlyFields(body, ["document", ...PUSH_FIELDS]), "document"), options: pushOptions(body) }),
           call: ({ document, options }) => control().push(document, options, "(admin API)"),
           render: (result) => ({ kind: "json", body: pushResultJson(result) }),
         }),
@@ -87,7 +87,10 @@ export function createAdminRoutes(deps: AdminDeps, env: EndpointEnv): AdminRoute
       {
         POST: endpoint({
           readsBody: true,
-          parse: ({ body }) => ({ document: requiredString(body, "document"), allow: optionalBoolean(body, "allow_literal_secrets") }),
+          parse: ({ body }) => ({
+            document: requiredString(onlyFields(body, ["document", "allow_literal_secrets"]), "document"),
+            allow: optionalBoolean(body, "allow_literal_secrets"),
+          }),
           call: async ({ document, allow }) => control().validate(document, { allowLiteralSecrets: allow, source: "(admin API)" }),
           render: (problems) => ({ kind: "json", body: { valid: problems.length === 0, problems } }),
         }),
@@ -98,7 +101,7 @@ export function createAdminRoutes(deps: AdminDeps, env: EndpointEnv): AdminRoute
       {
         POST: endpoint({
           readsBody: true,
-          parse: ({ body }) => ({ revision: requiredRevision(body.revision, "revision"), options: pushOptions(body) }),
+          parse: ({ body }) => ({ revision: requiredRevision(onlyFields(body, ["revision", ...PUSH_FIELDS]).revision, "revision"), options: pushOptions(body) }),
           call: ({ revision, options }) => control().rollback(revision, options),
           render: (result) => ({ kind: "json", body: pushResultJson(result) }),
         }),
@@ -161,6 +164,19 @@ function adminSpec<P, R>(spec: EndpointSpec<P, R>): EndpointSpec<P, R> {
       }
     },
   };
+}
+
+/** The body fields every storing operation accepts besides its own. */
+const PUSH_FIELDS = ["author", "note", "dry_run", "force", "allow_literal_secrets", "wait_ms"] as const;
+
+/** Refuses a field the operation does not know: a typo like `dryRun` must not store a config for real. */
+function onlyFields(body: JsonObject, allowed: readonly string[]): JsonObject {
+  for (const field of Object.keys(body)) {
+    if (!allowed.includes(field)) {
+      throw ApiError.invalidRequest(`Unknown field '${field}'; this operation accepts: ${allowed.join(", ")}`, "unknown_field", field);
+    }
+  }
+  return body;
 }
 
 function pushOptions(body: JsonObject): PushOptions {
