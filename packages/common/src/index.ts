@@ -1,7 +1,7 @@
 /** Shared building blocks of every LLM Mesh service. */
 export { configSchema, BUILTIN_ADAPTERS } from "./config/schema.js";
 export type { MeshConfig, ProviderConfig, ModelConfig, TargetConfig, KeyConfig, RoutingConfig } from "./config/schema.js";
-export { parseConfig, loadConfigFile, ConfigError, formatPath } from "./config/load.js";
+export { parseConfig, ConfigError, formatPath } from "./config/load.js";
 export { ConfigSnapshot } from "./config/snapshot.js";
 export { ConfigStore } from "./config/store.js";
 export { resolveSecret } from "./config/secrets.js";

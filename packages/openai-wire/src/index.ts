@@ -46,3 +46,6 @@ export type {
   ToolJson,
   UsageJson,
 } from "./types.js";
+/** True for a plain JSON object (not null, not an array): shared by everything that reads upstream JSON. */
+export { isObject } from "./guards.js";
+export type { JsonObject } from "./guards.js";

@@ -53,14 +53,6 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
   };
 }
 
-/**
- * Just the RPC implementation, for hosts that never shut down the pools
- * explicitly (they close with the process). Prefer `createOpenAIAdapter`.
- */
-export function createOpenAIAdapterService(deps: OpenAIAdapterDeps): ServiceImpl<typeof AdapterService> {
-  return createOpenAIAdapter(deps).service;
-}
-
 /** Binds one provider, cancellation signal and the shared pools into the call a protocol uses. */
 function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: UpstreamClient, logger: Logger): UpstreamCall {
   return {

@@ -1,5 +1,5 @@
 /** The OpenAI-compatible adapter: serves `AdapterService` against OpenAI-style upstreams. */
-export { createOpenAIAdapter, createOpenAIAdapterService } from "./adapter-service.js";
+export { createOpenAIAdapter } from "./adapter-service.js";
 export type { OpenAIAdapter, OpenAIAdapterDeps } from "./adapter-service.js";
 export { DEFAULT_TIMEOUT_MS } from "./provider-resolver.js";
 export { protocols, DEFAULT_PROTOCOL } from "./providers/index.js";

@@ -22,15 +22,22 @@ export interface Settlement {
  * at policy).
  */
 export function createSettler(policy: Client<typeof PolicyService>, logger: Logger): (settlement: Settlement) => void {
-  return ({ admission, model, target, usage, succeeded }) => {
-    // Requests that reserved nothing (listing models) have nothing to settle.
-    if (admission.reservationId === "") return;
+  return (settlement) => {
+    const request = toSettleRequest(settlement);
     // No signal from the request: it may be aborted by the time this runs, and the settlement must still land.
-    policy.settle({ reservationId: admission.reservationId, principal: admission.principal, model, target, usage, succeeded }).catch((err: unknown) => {
-      const error = ConnectError.from(err);
-      logger.warn("settle failed; usage of this request is not recorded", { model, code: error.code, error: error.rawMessage });
-    });
+    if (request) policy.settle(request).catch((err: unknown) => logSettleFailure(logger, err, 1));
   };
+}
+
+/** The Settle request for a finished request; undefined when it reserved nothing (listing models). */
+function toSettleRequest({ admission, model, target, usage, succeeded }: Settlement): MessageInitShape<typeof SettleRequestSchema> | undefined {
+  if (admission.reservationId === "") return undefined;
+  return { reservationId: admission.reservationId, principal: admission.principal, model, target, usage, succeeded };
+}
+
+function logSettleFailure(logger: Logger, err: unknown, requests: number): void {
+  const error = ConnectError.from(err);
+  logger.warn("settle failed; usage of these requests is not recorded (their reservations expire at policy)", { requests, code: error.code, error: error.rawMessage });
 }
 
 /** A settler that collects settlements and sends them in batches; `flush` sends what is pending. */
@@ -64,17 +71,15 @@ export function createBatchingSettler(
     if (settlements.length === 0) return Promise.resolve();
     return policy.settleBatch({ settlements }).then(
       () => undefined,
-      (err: unknown) => {
-        const error = ConnectError.from(err);
-        logger.warn("settle failed; usage of these requests is not recorded", { requests: settlements.length, code: error.code, error: error.rawMessage });
-      },
+      (err: unknown) => logSettleFailure(logger, err, settlements.length),
     );
   };
 
   return {
-    settle({ admission, model, target, usage, succeeded }) {
-      if (admission.reservationId === "") return;
-      pending.push({ reservationId: admission.reservationId, principal: admission.principal, model, target, usage, succeeded });
+    settle(settlement) {
+      const request = toSettleRequest(settlement);
+      if (!request) return;
+      pending.push(request);
       if (pending.length >= maxBatch) void send();
       else if (!timer) {
         timer = setTimeout(() => void send(), delayMs);

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { documentDigest } from "./config-record.js";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
@@ -75,15 +74,4 @@ export function parseConfig(text: string, source = "(inline)"): ConfigSnapshot {
   if (problems.length > 0) throw new ConfigError(source, problems);
   const revision = documentDigest(text);
   return new ConfigSnapshot(result.data, revision, source);
-}
-
-/** Reads, parses and validates a config file. */
-export async function loadConfigFile(path: string): Promise<ConfigSnapshot> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
-  }
-  return parseConfig(text, path);
 }

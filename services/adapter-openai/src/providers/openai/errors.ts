@@ -3,6 +3,7 @@ import { codeForUpstreamStatus, meshError, Reason } from "@llmmesh/common";
 import type { UpstreamCall } from "../provider.js";
 import type { UpstreamResponse } from "../../upstream-client.js";
 import { retryAfterMs } from "../../retry-after.js";
+import { isObject } from "@llmmesh/openai-wire";
 
 /** Longest upstream message passed on; longer ones are cut. */
 const MAX_MESSAGE_CHARS = 1_000;
@@ -53,15 +54,15 @@ export function streamError(call: UpstreamCall, status: number, payload: unknown
 
 /** Whether a parsed JSON body is an error report (`{"error": ...}`) rather than an answer. */
 export function isErrorPayload(json: unknown): boolean {
-  return isRecord(json) && json.error !== undefined && json.error !== null;
+  return isObject(json) && json.error !== undefined && json.error !== null;
 }
 
 /** Reads `{"error": {message, type, code, param}}`, `{"error": "text"}` or `{"message": "text"}`. */
 function errorInfo(json: unknown): UpstreamErrorInfo {
-  if (!isRecord(json)) return {};
+  if (!isObject(json)) return {};
   const error = json.error;
   if (typeof error === "string") return { message: error };
-  const source = isRecord(error) ? error : json;
+  const source = isObject(error) ? error : json;
   return {
     message: text(source.message),
     type: text(source.type),
@@ -91,6 +92,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { meshError, Reason } from "@llmmesh/common";
-import { chatRequestToJson, embedRequestToJson, WireError } from "@llmmesh/openai-wire";
+import { chatRequestToJson, embedRequestToJson, WireError, isObject } from "@llmmesh/openai-wire";
 import type { ChatRequest, EmbedRequest } from "@llmmesh/proto";
 import type { ProtocolRequest, ResolvedProvider } from "../provider.js";
 
@@ -14,7 +14,7 @@ export function chatCompletionRequest(provider: ResolvedProvider, model: string,
   body.model = model;
   if (stream) {
     // Keep stream options a client passed through (for example include_obfuscation).
-    const passed = isRecord(body.stream_options) ? body.stream_options : {};
+    const passed = isObject(body.stream_options) ? body.stream_options : {};
     body.stream = true;
     body.stream_options = { ...passed, include_usage: true };
   } else {
@@ -62,6 +62,3 @@ function mapped(map: () => Record<string, unknown>): Record<string, unknown> {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -1,7 +1,7 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { meshError, Reason } from "@llmmesh/common";
-import { chatResponseFromJson, embedResponseFromJson } from "@llmmesh/openai-wire";
+import { chatResponseFromJson, embedResponseFromJson, isObject } from "@llmmesh/openai-wire";
 import { ModelInfoSchema, type ChatResponse, type EmbedResponse, type ModelInfo } from "@llmmesh/proto";
 import type { UpstreamCall } from "../provider.js";
 
@@ -20,9 +20,9 @@ export function parseEmbedResponse(call: UpstreamCall, status: number, text: str
 /** A 2xx `GET /models` body (`{"data": [{id, created, owned_by}]}`) → ModelInfo[]. */
 export function parseModelList(call: UpstreamCall, status: number, text: string): ModelInfo[] {
   const json = parseUpstreamJson(call, status, text, "model list");
-  const data = isRecord(json) && Array.isArray(json.data) ? (json.data as unknown[]) : undefined;
+  const data = isObject(json) && Array.isArray(json.data) ? (json.data as unknown[]) : undefined;
   if (data === undefined) throw invalidAnswer(call, status, "model list", "it has no data array");
-  return data.filter(isRecord).flatMap((model) =>
+  return data.filter(isObject).flatMap((model) =>
     typeof model.id === "string"
       ? [
           create(ModelInfoSchema, {
@@ -62,6 +62,3 @@ export function mapUpstream<T>(call: UpstreamCall, status: number, what: string,
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
