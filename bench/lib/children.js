@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 // Child processes of the harness: started here, tracked here, and all killed
 // when the harness exits for any reason (normal end, error, Ctrl-C, SIGTERM).
 import { spawn, spawnSync } from "node:child_process";
@@ -46,6 +47,8 @@ export function startChild(name, command, args, options = {}) {
   let stopping = false;
   /** @param {Buffer} data */
   const keep = (data) => {
+    // BENCH_LOG_DIR keeps every child's whole output for diagnosis (the report quotes only the tail).
+    if (process.env.BENCH_LOG_DIR) appendFileSync(`${process.env.BENCH_LOG_DIR}/${name}.log`, data);
     output += data.toString();
     if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
   };
