@@ -4,11 +4,12 @@
  * through the all-in-one gateway, once straight to the mock upstream — and
  * the two answers must be equal apart from ids and clocks. Run over direct
  * in-process calls and over the full Connect protocol in memory (so every
- * message also crosses protobuf serialisation).
+ * message also crosses protobuf serialisation), and once over five separate
+ * processes.
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startAllInOne } from "../support/mesh.js";
+import { startAllInOne, startMesh } from "../support/mesh.js";
 import { mockCompletionText } from "../support/mock-completions.js";
 import { startMockOpenAI, type MockOpenAI } from "../support/mock-openai-upstream.js";
 
@@ -187,5 +188,37 @@ describe.each(transports)("openai SDK, client.completions over the all-in-one ga
     const err = await viaMesh.completions.create({ model: "no-such-model", prompt: "x" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err).toMatchObject({ status: 404, code: "model_not_found" });
+  });
+});
+
+describe("openai SDK, client.completions over a mesh of separate processes", () => {
+  let upstream: MockOpenAI;
+  let mesh: Awaited<ReturnType<typeof startMesh>>;
+  let viaMesh: OpenAI;
+  let direct: OpenAI;
+
+  beforeAll(async () => {
+    upstream = await startMockOpenAI({ apiKey: "sk-upstream-0123456789" });
+    mesh = await startMesh(configFor(upstream));
+    viaMesh = new OpenAI({ baseURL: `${mesh.gateway.url}/v1`, apiKey: "unused-in-open-access", maxRetries: 0 });
+    direct = new OpenAI({ baseURL: upstream.url, apiKey: "sk-upstream-0123456789", maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await mesh?.stop();
+    await upstream?.close();
+  });
+
+  it("answers and streams exactly as the upstream does, across every process boundary", async () => {
+    const params = { model: MODEL, prompt: ["Roses are red", "The sky is"], n: 2, echo: true, logprobs: 1, max_tokens: 4 };
+    expect(withoutIds(await viaMesh.completions.create(params))).toEqual(withoutIds(await direct.completions.create(params)));
+    const streamed = { ...params, stream: true as const, stream_options: { include_usage: true } };
+    const mine = await collect(await viaMesh.completions.create(streamed));
+    expect(withoutIds(mine)).toEqual(withoutIds(await collect(await direct.completions.create(streamed))));
+  });
+
+  it("answers 400 for a model whose provider has no completions API", async () => {
+    const err = await viaMesh.completions.create({ model: "chat-only", prompt: "x" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, code: "unsupported_feature", param: "model" });
   });
 });
