@@ -58,11 +58,13 @@ const DEFAULT_COMPLETION_MAX_TOKENS = 16;
 /**
  * A token estimate for a text completion: its prompt (as for embeddings) plus
  * the most it may generate, for each of its `n` (or `best_of`) alternatives.
+ * Capped where a double stops counting exactly, so absurd `max_tokens` × `n`
+ * still make a valid int64 (and are refused by the limits, not by a crash).
  */
 export function estimateCompletionTokens(completion: CompletionRequest): number {
   const maxTokens = Math.max(0, Number(completion.maxTokens ?? BigInt(DEFAULT_COMPLETION_MAX_TOKENS)));
   const alternatives = Math.max(1, Number(completion.bestOf ?? 0n), Number(completion.n ?? 1n));
-  return estimateInputTokens(completion.prompt) + maxTokens * alternatives;
+  return Math.min(Number.MAX_SAFE_INTEGER, estimateInputTokens(completion.prompt) + maxTokens * alternatives);
 }
 
 /** A token estimate for a text-or-tokens input (embeddings' `input`, a completion's `prompt`). */

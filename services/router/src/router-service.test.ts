@@ -488,6 +488,13 @@ describe("Complete", () => {
     expect(await settled).toMatchObject({ succeeded: true, model: "m", usage: { totalTokens: 9n }, target: { provider: "p1" } });
   });
 
+  it("reserves a valid token estimate even for absurd max_tokens and n", async () => {
+    const { router, policy } = harness();
+    const huge = BigInt(Number.MAX_SAFE_INTEGER);
+    await router.complete({ completion: completionRequest("m", { maxTokens: huge, n: huge }) });
+    expect(policy.admits[0]?.estimatedTokens).toBe(huge);
+  });
+
   it("retries and falls back on upstream failures like Chat", async () => {
     const down = () => upstreamError(Code.Unavailable, 503);
     const { router, calls, delays } = harness({ scripts: { p1: [down(), down(), down()] } });
