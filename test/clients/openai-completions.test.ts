@@ -7,6 +7,9 @@
  * message also crosses protobuf serialisation), and once over five separate
  * processes.
  */
+import { createOpenAI } from "@ai-sdk/openai";
+import { OpenAI as LangChainOpenAI } from "@langchain/openai";
+import { generateText, streamText } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startAllInOne, startMesh } from "../support/mesh.js";
@@ -220,5 +223,48 @@ describe("openai SDK, client.completions over a mesh of separate processes", () 
     const err = await viaMesh.completions.create({ model: "chat-only", prompt: "x" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err).toMatchObject({ status: 400, code: "unsupported_feature", param: "model" });
+  });
+});
+
+/** Other real clients that speak /v1/completions: LangChain's `OpenAI` LLM and the AI SDK's completion model. */
+describe("other clients of /v1/completions over the all-in-one gateway", () => {
+  let upstream: MockOpenAI;
+  let host: Awaited<ReturnType<typeof startAllInOne>>;
+
+  beforeAll(async () => {
+    upstream = await startMockOpenAI({ apiKey: "sk-upstream-0123456789" });
+    host = await startAllInOne(configFor(upstream));
+  });
+  afterAll(async () => {
+    await host?.close(1000);
+    await upstream?.close();
+  });
+
+  /** The same client, once through the mesh and once straight to the upstream. */
+  const bases = () => ({ mesh: { baseURL: `${host.url}/v1`, apiKey: "unused-in-open-access" }, straight: { baseURL: upstream.url, apiKey: "sk-upstream-0123456789" } });
+
+  it("@langchain/openai OpenAI: invoke and stream give what they give against the upstream", async () => {
+    const llm = (where: { baseURL: string; apiKey: string }) =>
+      new LangChainOpenAI({ model: MODEL, apiKey: where.apiKey, maxTokens: 6, maxRetries: 0, configuration: { baseURL: where.baseURL } });
+    const { mesh, straight } = bases();
+    const answer = await llm(mesh).invoke("Once upon a time");
+    expect(answer).toBe(await llm(straight).invoke("Once upon a time"));
+    // maxTokens 6: the mock's first six words.
+    expect(answer).toBe(" and the mock went on about");
+    const streamed = (await collect(await llm(mesh).stream("Once upon a time"))).join("");
+    expect(streamed).toBe((await collect(await llm(straight).stream("Once upon a time"))).join(""));
+    expect(streamed).toBe(answer);
+  });
+
+  it("ai + @ai-sdk/openai completion model: generateText and streamText give what they give against the upstream", async () => {
+    const model = (where: { baseURL: string; apiKey: string }) => createOpenAI(where).completion(MODEL);
+    const { mesh, straight } = bases();
+    const generated = await generateText({ model: model(mesh), prompt: "Once upon a time", maxRetries: 0 });
+    const expected = await generateText({ model: model(straight), prompt: "Once upon a time", maxRetries: 0 });
+    expect([generated.text, generated.finishReason, generated.usage.totalTokens]).toEqual([expected.text, expected.finishReason, expected.usage.totalTokens]);
+    expect(generated.text).toContain("the mock went on about");
+    const streamed = streamText({ model: model(mesh), prompt: "Once upon a time", maxRetries: 0 });
+    expect((await collect(streamed.textStream)).join("")).toBe(expected.text);
+    expect((await streamed.usage).totalTokens).toBe(expected.usage.totalTokens);
   });
 });
