@@ -13,6 +13,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
 import type { AddressInfo, Socket } from "node:net";
+import { serveCompletions } from "./mock-completions.js";
 
 /** How to start a mock. */
 export interface MockOpenAIOptions {
@@ -314,6 +315,7 @@ class MockOpenAIServer implements MockOpenAI {
     const body = parseJsonOr(text);
     if (req.method === "POST" && path === "/v1/chat/completions") return this.#chat(exchange, body, text, script);
     if (req.method === "POST" && path === "/v1/embeddings") return this.#embeddings(exchange, body);
+    if (req.method === "POST" && path === "/v1/completions") return serveCompletions(res, body);
     if (req.method === "GET" && path === "/v1/models") return this.#models(exchange);
     const model = /^\/v1\/models\/([^/]+)$/.exec(path);
     if (req.method === "GET" && model?.[1] !== undefined) return this.#model(exchange, decodeURIComponent(model[1]));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { ChatChunkSchema, ChatResponseSchema, EmbedResponseSchema, ModelInfoSchema } from "@llmmesh/proto";
+import { ChatChunkSchema, ChatResponseSchema, CompletionChunkSchema, CompletionResponseSchema, EmbedResponseSchema, ModelInfoSchema } from "@llmmesh/proto";
 import { adapterClient, collect, failure } from "../../../test/support/adapter-client.js";
 import { createAdapterRpcs, unknownProtocolError, type AdapterProtocol } from "./adapter-rpcs.js";
 import { errorDetailOf, Reason } from "./errors.js";
@@ -84,6 +84,59 @@ describe("createAdapterRpcs", () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe("completions", () => {
+  const completion = { model: "alias", prompt: { case: "text" as const, value: "Once upon" } };
+
+  it("hands Complete and CompleteStream to a protocol that has them", async () => {
+    const seen: string[] = [];
+    const protocol: AdapterProtocol<{ provider: string }> = {
+      ...fakeAdapterProtocol(),
+      async complete(call, model, request) {
+        seen.push(`complete ${call.provider} ${model} ${request.prompt.value as string}`);
+        return create(CompletionResponseSchema, { id: "cmpl", model, choices: [{ index: 0n, text: " a time" }] });
+      },
+      async *completeStream(call, model) {
+        seen.push(`completeStream ${call.provider} ${model}`);
+        yield create(CompletionChunkSchema, { id: "first", model });
+      },
+    };
+    const client = adapterClient(createAdapterRpcs((provider) => ({ protocol, call: { provider } })));
+    expect((await client.complete({ target, completion })).completion?.choices[0]?.text).toBe(" a time");
+    expect((await collect(client.completeStream({ target, completion }))).map((c) => c.id)).toEqual(["first"]);
+    expect(seen).toEqual(["complete up up-model Once upon", "completeStream up up-model"]);
+  });
+
+  it.each<[string, (client: ReturnType<typeof adapterClient>) => Promise<unknown>]>([
+    ["Complete", (c) => c.complete({ target, completion })],
+    ["CompleteStream", (c) => collect(c.completeStream({ target, completion }))],
+  ])("refuses %s for a protocol without completions, as unsupported by the target's model", async (_name, call) => {
+    const client = adapterClient(createAdapterRpcs((provider) => ({ protocol: fakeAdapterProtocol(), call: { provider } })));
+    const err = await failure(call(client));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe('model "up-model" of provider "up" does not support the completions API');
+    expect(errorDetailOf(err)).toMatchObject({ reason: Reason.UnsupportedFeature, provider: "up", param: "model" });
+  });
+
+  it.each<[string, (client: ReturnType<typeof adapterClient>) => Promise<unknown>, string]>([
+    ["Complete without a completion request", (c) => c.complete({ target }), "completion"],
+    ["CompleteStream without a model", (c) => collect(c.completeStream({ target: { provider: "up" }, completion })), "target.model"],
+  ])("refuses %s with InvalidArgument", async (_name, call, param) => {
+    const client = adapterClient(createAdapterRpcs((provider) => ({ protocol: fakeAdapterProtocol(), call: { provider } })));
+    expect(errorDetailOf(await failure(call(client)))).toMatchObject({ reason: Reason.InvalidRequest, param });
+  });
+});
+
+/** A protocol with the required methods only, answering trivially. */
+function fakeAdapterProtocol(): AdapterProtocol<{ provider: string }> {
+  return {
+    chat: async (_call, model) => create(ChatResponseSchema, { model }),
+    async *chatStream() {},
+    embed: async (_call, model) => create(EmbedResponseSchema, { model }),
+    listModels: async () => [],
+    probe: async () => ({ healthy: true, latencyMs: 0, message: "ok" }),
+  };
+}
 
 describe("unknownProtocolError", () => {
   it("names the provider, its protocol and the protocols the adapter speaks, as an operator's problem", () => {

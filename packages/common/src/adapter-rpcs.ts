@@ -11,6 +11,9 @@ import type {
   ChatChunk,
   ChatRequest,
   ChatResponse,
+  CompletionChunk,
+  CompletionRequest,
+  CompletionResponse,
   EmbedRequest,
   EmbedResponse,
   ModelInfo,
@@ -43,6 +46,13 @@ export interface AdapterProtocol<Call> {
   listModels(call: Call): Promise<ModelInfo[]>;
   /** Whether the provider answers; never throws for upstream failures (only for cancellation). */
   probe(call: Call): Promise<ProbeResult>;
+  /**
+   * A complete legacy text completion from `model`. Absent when the protocol
+   * has no such API: the shell then refuses (see `unsupportedError`).
+   */
+  complete?(call: Call, model: string, request: CompletionRequest): Promise<CompletionResponse>;
+  /** The chunks of a streamed text completion, ending with the usage chunk (no choices); absent with `complete`. */
+  completeStream?(call: Call, model: string, request: CompletionRequest): AsyncIterable<CompletionChunk>;
 }
 
 /** The protocol that serves one RPC, and the call it is given. */
@@ -60,9 +70,10 @@ export type OpenCall<Call> = (providerName: string, ctx: HandlerContext) => Open
 
 /**
  * Creates an adapter's AdapterService implementation around `open`. Requests
- * missing a target, provider, model, chat or embed request are refused with
- * InvalidArgument (reason `invalid_request`, `param` naming the field) before
- * any provider is opened.
+ * missing a target, provider, model, chat, embed or completion request are
+ * refused with InvalidArgument (reason `invalid_request`, `param` naming the
+ * field) before any provider is opened; completions against a protocol
+ * without them, with `unsupportedError`.
  */
 export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeof AdapterService> {
   return {
@@ -83,6 +94,22 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
       if (req.embed === undefined) throw invalid("embed is required", "embed");
       const { protocol, call } = open(target.provider, ctx);
       return { embed: await protocol.embed(call, target.model, req.embed) };
+    },
+
+    async complete(req, ctx) {
+      const target = requireTarget(req.target);
+      const completion = requireCompletion(req.completion);
+      const { protocol, call } = open(target.provider, ctx);
+      if (protocol.complete === undefined) throw unsupportedError(target, "the completions API");
+      return { completion: await protocol.complete(call, target.model, completion) };
+    },
+
+    async *completeStream(req, ctx) {
+      const target = requireTarget(req.target);
+      const completion = requireCompletion(req.completion);
+      const { protocol, call } = open(target.provider, ctx);
+      if (protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
+      for await (const chunk of protocol.completeStream(call, target.model, completion)) yield { chunk };
     },
 
     async listModels(req, ctx) {
@@ -125,6 +152,20 @@ export function unknownProtocolError({ adapter, provider, protocol, spoken }: Un
   );
 }
 
+/**
+ * The error for a request whose kind the target's protocol cannot serve:
+ * InvalidArgument (the request, not the upstream, is at fault: a 400 at the
+ * edge) with reason `unsupported_feature` and `param` "model", which the
+ * router reads as "try the next target" rather than as the client's mistake.
+ */
+function unsupportedError(target: Target, feature: string): ConnectError {
+  return meshError(Code.InvalidArgument, `model "${target.model}" of provider "${target.provider}" does not support ${feature}`, {
+    reason: Reason.UnsupportedFeature,
+    provider: target.provider,
+    param: "model",
+  });
+}
+
 function requireTarget(target: Target | undefined): Target {
   if (target === undefined || target.provider === "") throw invalid("target.provider is required", "target.provider");
   if (target.model === "") throw invalid("target.model is required", "target.model");
@@ -134,6 +175,11 @@ function requireTarget(target: Target | undefined): Target {
 function requireChat(chat: ChatRequest | undefined): ChatRequest {
   if (chat === undefined) throw invalid("chat is required", "chat");
   return chat;
+}
+
+function requireCompletion(completion: CompletionRequest | undefined): CompletionRequest {
+  if (completion === undefined) throw invalid("completion is required", "completion");
+  return completion;
 }
 
 function invalid(message: string, param: string): ConnectError {

@@ -4,6 +4,8 @@
  * `system_fingerprint`, `service_tier`) and each choice's `index`,
  * `logprobs` and `finish_reason`. They differ only in their `object` and in
  * a choice's body (`message` or `delta`), which their own files map.
+ * Text completions (complete and streamed) share them too, with `text` as
+ * a choice's body.
  */
 import type { Usage } from "@llmmesh/proto";
 import { ignored, nullKept, nullSkipped, type FieldReaders, type WithExtraJson } from "./fields.js";

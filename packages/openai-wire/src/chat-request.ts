@@ -162,7 +162,8 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
   return { request: req, stream };
 }
 
-function parseModel(v: unknown): string {
+/** The client's `model`: a non-empty string of bounded length (shared with completions). */
+export function parseModel(v: unknown): string {
   const model = expectString(v, "model");
   if (model.length === 0) throw new WireError("Invalid 'model': expected a non-empty string.", "model");
   if (model.length > MAX_MODEL_LENGTH) {
@@ -171,7 +172,8 @@ function parseModel(v: unknown): string {
   return model;
 }
 
-function parseStop(v: unknown, req: ChatRequest, extra: ExtraFields): void {
+/** `stop` as a string or up to four strings (shared with completions). */
+export function parseStop(v: unknown, req: { stop: string[]; stopIsString: boolean }, extra: ExtraFields): void {
   if (typeof v === "string") {
     req.stop = [v];
     req.stopIsString = true;
@@ -185,7 +187,8 @@ function parseStop(v: unknown, req: ChatRequest, extra: ExtraFields): void {
   if (req.stop.length === 0) extra.set("stop", []);
 }
 
-function parseLogitBias(v: unknown): Record<string, unknown> {
+/** `logit_bias`: an object of numbers (shared with completions). */
+export function parseLogitBias(v: unknown): Record<string, unknown> {
   const bias = expectObject(v, "logit_bias");
   for (const token of Object.keys(bias)) expectNumber(bias[token], childParam("logit_bias", token));
   return bias;
@@ -206,7 +209,8 @@ function parseMetadata(v: unknown): Record<string, string> {
   return out;
 }
 
-function parseStreamOptions(v: unknown, req: ChatRequest): void {
+/** `stream_options`, of which only `include_usage` is modelled (shared with completions). */
+export function parseStreamOptions(v: unknown, req: { includeUsage: boolean }): void {
   const options = expectObject(v, "stream_options");
   const include = options.include_usage;
   if (include !== undefined && include !== null) {

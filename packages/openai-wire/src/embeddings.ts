@@ -8,9 +8,6 @@ import {
   EmbeddingSchema,
   EmbedRequestSchema,
   EmbedResponseSchema,
-  StringListSchema,
-  TokenListSchema,
-  TokenListsSchema,
   type Embedding,
   type EmbedRequest,
   type EmbedResponse,
@@ -31,6 +28,7 @@ import {
   mergeExtra,
   type AnswerKind,
 } from "./guards.js";
+import { textInputFromJson, textInputToJson } from "./text-input.js";
 import type { EmbeddingJson, EmbeddingRequestJson, EmbeddingResponseJson } from "./types.js";
 import { usageFromJson, usageToJson } from "./usage.js";
 
@@ -60,7 +58,7 @@ export function embedRequestFromJson(body: unknown): EmbedRequest {
         hasModel = true;
         break;
       case "input":
-        req.input = inputFromJson(v);
+        req.input = textInputFromJson(v, key);
         hasInput = true;
         break;
       case "dimensions":
@@ -87,52 +85,13 @@ export function embedRequestFromJson(body: unknown): EmbedRequest {
   return req;
 }
 
-function inputFromJson(v: unknown): EmbedRequest["input"] {
-  if (typeof v === "string") return { case: "text", value: v };
-  const list = expectArray(v, "input");
-  if (list.length === 0) throw new WireError("Invalid 'input': expected a non-empty array.", "input");
-  const first = list[0];
-  if (typeof first === "string") {
-    const values = list.map((s, i) => expectString(s, childParam("input", i)));
-    return { case: "texts", value: create(StringListSchema, { values }) };
-  }
-  if (typeof first === "number") {
-    return { case: "tokens", value: tokenList(list, "input") };
-  }
-  if (Array.isArray(first)) {
-    const lists = list.map((l, i) => tokenList(expectArray(l, childParam("input", i)), childParam("input", i)));
-    return { case: "tokenLists", value: create(TokenListsSchema, { lists }) };
-  }
-  throw new WireError("Invalid 'input[0]': expected a string, a token id or an array of token ids.", "input[0]");
-}
-
-function tokenList(list: readonly unknown[], param: string) {
-  const tokens = list.map((t, i) => expectInteger(t, childParam(param, i), { min: 0 }));
-  return create(TokenListSchema, { tokens });
-}
-
 /** The upstream body for an embeddings call: modelled fields plus `extraJson`, `model` from `req.model`. */
 export function embedRequestToJson(req: EmbedRequest): Record<string, unknown> {
-  const out: EmbeddingRequestJson = { model: req.model, input: inputToJson(req.input) };
+  const out: EmbeddingRequestJson = { model: req.model, input: textInputToJson(req.input) };
   if (req.dimensions !== undefined) out.dimensions = int64ToNumber(req.dimensions);
   if (req.encodingFormat !== undefined) out.encoding_format = req.encodingFormat;
   if (req.user !== undefined) out.user = req.user;
   return mergeExtra(out, req.extraJson);
-}
-
-function inputToJson(input: EmbedRequest["input"]): EmbeddingRequestJson["input"] {
-  switch (input.case) {
-    case "text":
-      return input.value;
-    case "texts":
-      return [...input.value.values];
-    case "tokens":
-      return input.value.tokens.map(int64ToNumber);
-    case "tokenLists":
-      return input.value.lists.map((l) => l.tokens.map(int64ToNumber));
-    default:
-      return [];
-  }
 }
 
 const EMBEDDINGS_ANSWER: AnswerKind = { name: "an embeddings answer", object: "list", list: "data", insteadOf: "embeddings" };

@@ -16,6 +16,8 @@ export { WireError } from "./errors.js";
 export { chatRequestFromJson, chatRequestToJson, type ParsedChatRequest } from "./chat-request.js";
 export { chatResponseFromJson, chatResponseToJson } from "./chat-response.js";
 export { chatChunkFromJson, chatChunkToJson } from "./chat-chunk.js";
+export { completionRequestFromJson, completionRequestToJson, type ParsedCompletionRequest } from "./completion-request.js";
+export { completionChunkFromJson, completionChunkToJson, completionResponseFromJson, completionResponseToJson } from "./completion-response.js";
 export { embedRequestFromJson, embedRequestToJson, embedResponseFromJson, embedResponseToJson } from "./embeddings.js";
 export { modelToJson, modelListToJson } from "./models.js";
 export { SseParser, formatSse, type SseEvent } from "./sse.js";
@@ -26,6 +28,9 @@ export type {
   ChatMessageJson,
   ChoiceJson,
   ChunkChoiceJson,
+  CompletionChoiceJson,
+  CompletionJson,
+  CompletionRequestJson,
   ContentPartJson,
   DeltaJson,
   EmbeddingJson,

@@ -153,6 +153,34 @@ export type EmbeddingResponseJson = {
   usage?: UsageJson;
 } & Passthrough;
 
+/** A `/v1/completions` (legacy text completions) request body. */
+export type CompletionRequestJson = {
+  model: string;
+  prompt: string | string[] | number[] | number[][] | null;
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  n?: number;
+  stop?: string | string[];
+  seed?: number;
+  logprobs?: number;
+  echo?: boolean;
+  suffix?: string;
+  best_of?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  logit_bias?: Record<string, number>;
+  user?: string;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+} & Passthrough;
+
+/** One alternative of a text completion: its whole text, or in a chunk the text it adds. */
+export type CompletionChoiceJson = ChoiceEnvelopeJson<{ text: string }>;
+
+/** A text completion, complete or streamed: both are `"object":"text_completion"`. */
+export type CompletionJson = ChatEnvelopeJson<"text_completion", CompletionChoiceJson>;
+
 /** One entry of `/v1/models`. */
 export type ModelJson = { id: string; object: "model"; created: number; owned_by: string };
 

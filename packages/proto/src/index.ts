@@ -4,6 +4,7 @@
  * Nothing here is written by hand but this index.
  */
 export * from "./gen/llmmesh/v1/chat_pb.js";
+export * from "./gen/llmmesh/v1/completion_pb.js";
 export * from "./gen/llmmesh/v1/errors_pb.js";
 export * from "./gen/llmmesh/v1/router_service_pb.js";
 export * from "./gen/llmmesh/v1/adapter_service_pb.js";

@@ -176,6 +176,18 @@ describe("mock embed", () => {
   });
 });
 
+describe("mock completions", () => {
+  it("refuses legacy text completions as a feature the mock model lacks, so the router tries the next target", async () => {
+    const completion = { model: "chat-default", prompt: { case: "text" as const, value: "Once upon" } };
+    for (const call of [() => client.complete({ target: target(), completion }), () => collect(client.completeStream({ target: target(), completion }))]) {
+      const err = await failure(call());
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toBe('model "mock-small" of provider "mock" does not support the completions API');
+      expect(errorDetailOf(err)).toMatchObject({ reason: Reason.UnsupportedFeature, param: "model" });
+    }
+  });
+});
+
 describe("listModels and probe", () => {
   it("lists the upstream models config routes to the provider", async () => {
     const { models } = await client.listModels({ provider: "mock" });

@@ -9,6 +9,7 @@ import type { GatewayRequest, GatewayResponse } from "./http.js";
 import { RequestContext } from "./request-context.js";
 import { writeApiError } from "./response.js";
 import { chatCompletions } from "./routes/chat.js";
+import { completions } from "./routes/completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { health } from "./routes/health.js";
 import { listModels, retrieveModel } from "./routes/models.js";
@@ -37,6 +38,7 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
   const env: EndpointEnv = { config: deps.config, logger: deps.logger };
   const exact = new Map<string, Methods>([
     ["/v1/chat/completions", { POST: createEndpoint(chatCompletions(deps.router), env) }],
+    ["/v1/completions", { POST: createEndpoint(completions(deps.router), env) }],
     ["/v1/embeddings", { POST: createEndpoint(embeddings(deps.router), env) }],
     ["/v1/models", { GET: createEndpoint(listModels(deps.router), env) }],
     ["/healthz", { GET: createEndpoint(health(deps.config), env) }],

@@ -48,6 +48,14 @@ export async function startTestGateway(options: { http2?: boolean; yaml?: string
       if (!fake.embed) throw missing("embed");
       return fake.embed(req, ctx);
     },
+    complete: (req, ctx) => {
+      if (!fake.complete) throw missing("complete");
+      return fake.complete(req, ctx);
+    },
+    completeStream: (req, ctx) => {
+      if (!fake.completeStream) throw missing("completeStream");
+      return fake.completeStream(req, ctx);
+    },
     listModels: (req, ctx) => {
       if (!fake.listModels) throw missing("listModels");
       return fake.listModels(req, ctx);

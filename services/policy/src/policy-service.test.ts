@@ -141,6 +141,17 @@ describe("model access", () => {
     expect(errorDetailOf(err)?.reason).toBe("model_not_allowed");
   });
 
+  it("admits text completions like chat: the key's model list, one shared RPM bucket, a reservation to settle", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, models: [chat-a], limits: { rpm: 2 } }]`, { now: () => 0 });
+    const complete = (model: string) => client.admit({ apiKey: TEAM_KEY, operation: Operation.COMPLETE, model });
+    const denied = await complete("chat-b").then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(denied?.code).toBe(Code.PermissionDenied);
+    expect((await complete("chat-a")).reservationId).not.toBe("");
+    await client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a" });
+    const limited = await complete("chat-a").then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(limited?.code).toBe(Code.ResourceExhausted);
+  });
+
   it("checks the key before the model", async () => {
     const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY} }]`);
     expect((await admitError(client, "sk-wrong-0123456789", "gpt-nope")).code).toBe(Code.Unauthenticated);

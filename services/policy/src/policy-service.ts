@@ -140,7 +140,7 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
         // Listing models is free: no limits, nothing to settle.
         return create(AdmitResponseSchema, { principal: principalOf(key), reservationId: "" });
       }
-      if (operation !== Operation.CHAT && operation !== Operation.EMBED) {
+      if (operation !== Operation.CHAT && operation !== Operation.COMPLETE && operation !== Operation.EMBED) {
         throw meshError(Code.InvalidArgument, "Admit needs an operation.", { reason: Reason.InvalidRequest, param: "operation" });
       }
       authorizeModel(snapshot, key, request.model);

@@ -1,6 +1,6 @@
 import type { Client, HandlerContext } from "@connectrpc/connect";
 import { bearerToken, Header } from "@llmmesh/common";
-import { Operation, type AdmitResponse, type ChatRequest, type EmbedRequest, type PolicyService } from "@llmmesh/proto";
+import { Operation, type AdmitResponse, type ChatRequest, type CompletionRequest, type EmbedRequest, type PolicyService } from "@llmmesh/proto";
 
 /** What policy needs to admit one request. */
 export interface AdmissionRequest {
@@ -46,7 +46,29 @@ export function estimateChatTokens(chat: ChatRequest): number {
 
 /** A token estimate for an embeddings request: its text at ~4 characters a token, token inputs as given. */
 export function estimateEmbedTokens(embed: EmbedRequest): number {
-  const input = embed.input;
+  return estimateInputTokens(embed.input);
+}
+
+/**
+ * OpenAI's default `max_tokens` for text completions: a request without one
+ * may still generate this many.
+ */
+const DEFAULT_COMPLETION_MAX_TOKENS = 16;
+
+/**
+ * A token estimate for a text completion: its prompt (as for embeddings) plus
+ * the most it may generate, for each of its `n` (or `best_of`) alternatives.
+ * Capped where a double stops counting exactly, so absurd `max_tokens` × `n`
+ * still make a valid int64 (and are refused by the limits, not by a crash).
+ */
+export function estimateCompletionTokens(completion: CompletionRequest): number {
+  const maxTokens = Math.max(0, Number(completion.maxTokens ?? BigInt(DEFAULT_COMPLETION_MAX_TOKENS)));
+  const alternatives = Math.max(1, Number(completion.bestOf ?? 0n), Number(completion.n ?? 1n));
+  return Math.min(Number.MAX_SAFE_INTEGER, estimateInputTokens(completion.prompt) + maxTokens * alternatives);
+}
+
+/** A token estimate for a text-or-tokens input (embeddings' `input`, a completion's `prompt`). */
+function estimateInputTokens(input: EmbedRequest["input"]): number {
   switch (input.case) {
     case "text":
       return Math.ceil(input.value.length / CHARS_PER_TOKEN);

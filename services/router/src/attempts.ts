@@ -61,6 +61,9 @@ export async function runAttempts<C, T>(options: AttemptLoopOptions<C, T>): Prom
   let lastTried: PlannedTarget | undefined;
   // A missing adapter explains the failure only when no target could be tried at all.
   let unreachable: PlannedTarget | undefined;
+  // A target refusing the kind of request explains the failure only when every tried target refused it:
+  // a healthy-but-failing target that could serve it is the better answer (it may work next time).
+  let refusal: { error: ConnectError; target: PlannedTarget } | undefined;
   const stopped = (error: ConnectError): AttemptResult<T> => ({ ok: false, error, target: lastTried, attempts });
 
   const lastUsable = findLastIndex(candidates, (c) => c.client !== undefined);
@@ -94,6 +97,10 @@ export async function runAttempts<C, T>(options: AttemptLoopOptions<C, T>): Prom
         const verdict = classifyAdapterError(error);
         options.onFailure?.(planned, error, verdict);
         if (verdict.kind === "fatal") return stopped(error);
+        if (verdict.kind === "unsupported") {
+          refusal ??= { error, target: planned };
+          break;
+        }
         last = { error, verdict, target: planned };
         const retryHere = verdict.kind === "retry" || (verdict.kind === "rate_limited" && index === lastUsable);
         if (!retryHere || retry >= options.retries) break;
@@ -108,6 +115,7 @@ export async function runAttempts<C, T>(options: AttemptLoopOptions<C, T>): Prom
     }
   }
   if (!last) {
+    if (refusal) return stopped(unsupportedError(options.model, attempts, refusal.error, refusal.target));
     if (unreachable) return stopped(exhaustedError(options.model, 0, noAdapterError(unreachable), { kind: "next", retryAfterMs: 0 }, unreachable));
     return stopped(meshError(Code.NotFound, `The model '${options.model}' has no targets.`, { reason: Reason.ModelNotFound, param: "model" }));
   }
@@ -117,6 +125,21 @@ export async function runAttempts<C, T>(options: AttemptLoopOptions<C, T>): Prom
 function findLastIndex<T>(items: readonly T[], predicate: (item: T) => boolean): number {
   for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return i;
   return -1;
+}
+
+/**
+ * Every target tried refused the kind of request: the client's answer keeps
+ * the refusal's code (InvalidArgument, a 400) and detail, named for the
+ * client's model rather than an upstream one.
+ */
+function unsupportedError(model: string, attempts: number, error: ConnectError, target: PlannedTarget): ConnectError {
+  const detail = errorDetailOf(error);
+  return meshError(
+    error.code,
+    `The model '${model}' cannot serve this request: ${error.rawMessage}.`,
+    { reason: detail?.reason ?? Reason.UnsupportedFeature, param: detail?.param ?? "", provider: detail?.provider || target.provider, attempts },
+    error,
+  );
 }
 
 function noAdapterError(planned: PlannedTarget): ConnectError {

@@ -21,6 +21,7 @@ describe("classifyAdapterError", () => {
     ["404 upstream model", upstream(Code.NotFound, 404), "misconfigured"],
     ["adapter not set up", new ConnectError("no base_url", Code.FailedPrecondition), "misconfigured"],
     ["400", upstream(Code.InvalidArgument, 400), "fatal"],
+    ["a request kind the target's model lacks", meshError(Code.InvalidArgument, "no completions", { reason: "unsupported_feature", param: "model" }), "unsupported"],
     ["cancelled", new ConnectError("gone", Code.Canceled), "fatal"],
     ["feature the adapter lacks", new ConnectError("no embeddings", Code.Unimplemented), "next"],
   ];

@@ -1,5 +1,5 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { errorDetailOf } from "@llmmesh/common";
+import { errorDetailOf, Reason } from "@llmmesh/common";
 
 /**
  * What the attempt loop does after an adapter error:
@@ -9,9 +9,12 @@ import { errorDetailOf } from "@llmmesh/common";
  * - `misconfigured`: the provider refused the mesh itself (its key, its model
  *   name, its setup); move on without retrying and never blame the client.
  * - `next`: this target cannot serve the request; move on without retrying.
+ * - `unsupported`: this target's model cannot serve this kind of request
+ *   (say, text completions); move on without retrying. Should every target
+ *   refuse so, the refusal is the client's answer (a 400).
  * - `fatal`: the client's fault or the client's wish; stop and answer now.
  */
-export type ErrorClass = "retry" | "rate_limited" | "misconfigured" | "next" | "fatal";
+export type ErrorClass = "retry" | "rate_limited" | "misconfigured" | "next" | "unsupported" | "fatal";
 
 /** An adapter error, classified. */
 export interface Verdict {
@@ -25,10 +28,10 @@ export function classifyAdapterError(err: ConnectError): Verdict {
   const detail = errorDetailOf(err);
   const upstreamStatus = detail?.upstreamStatus ?? 0;
   const retryAfterMs = detail ? Math.max(0, Number(detail.retryAfterMs)) : 0;
-  return { kind: classOf(err.code, upstreamStatus), retryAfterMs };
+  return { kind: classOf(err.code, upstreamStatus, detail?.reason ?? ""), retryAfterMs };
 }
 
-function classOf(code: Code, upstreamStatus: number): ErrorClass {
+function classOf(code: Code, upstreamStatus: number, reason: string): ErrorClass {
   switch (code) {
     case Code.Unavailable:
     case Code.DeadlineExceeded:
@@ -47,6 +50,7 @@ function classOf(code: Code, upstreamStatus: number): ErrorClass {
     case Code.FailedPrecondition:
       return "misconfigured";
     case Code.InvalidArgument:
+      return reason === Reason.UnsupportedFeature ? "unsupported" : "fatal";
     case Code.Canceled:
       return "fatal";
     default:

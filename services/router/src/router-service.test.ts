@@ -6,6 +6,9 @@ import {
   ChatChunkSchema,
   ChatRequestSchema,
   ChatResponseSchema,
+  CompletionChunkSchema,
+  CompletionRequestSchema,
+  CompletionResponseSchema,
   EmbedRequestSchema,
   EmbedResponseSchema,
   MessageSchema,
@@ -93,6 +96,24 @@ function fakeAdapter(scripts: Record<string, Step[]>) {
         yield { chunk: create(ChatChunkSchema, { id: "c", model: req.target!.model, choices: [{ index: 0n, delta: { content } }] }) };
       }
       if ("usage" in step && step.usage !== undefined) yield { chunk: create(ChatChunkSchema, { id: "c", usage: usageOf(step.usage) }) };
+      if ("thenFail" in step && step.thenFail) throw step.thenFail;
+    },
+    async complete(req, ctx) {
+      const step = next(req.target!.provider, req.target!.model, req.completion!.model, ctx);
+      if (step instanceof ConnectError) throw step;
+      if (step === "hang") return hang(ctx);
+      const text = "text" in step ? step.text : "";
+      const usage = "usage" in step && step.usage !== undefined ? usageOf(step.usage) : undefined;
+      return { completion: create(CompletionResponseSchema, { id: "cmpl-1", model: req.target!.model, choices: [{ index: 0n, text }], usage }) };
+    },
+    async *completeStream(req, ctx) {
+      const step = next(req.target!.provider, req.target!.model, req.completion!.model, ctx);
+      if (step instanceof ConnectError) throw step;
+      if (step === "hang") return await hang(ctx);
+      for (const text of "chunks" in step ? step.chunks : ["a", "b"]) {
+        yield { chunk: create(CompletionChunkSchema, { id: "c", model: req.target!.model, choices: [{ index: 0n, text }] }) };
+      }
+      if ("usage" in step && step.usage !== undefined) yield { chunk: create(CompletionChunkSchema, { id: "c", usage: usageOf(step.usage) }) };
       if ("thenFail" in step && step.thenFail) throw step.thenFail;
     },
     async embed(req, ctx) {
@@ -437,6 +458,116 @@ describe("ChatStream", () => {
     expect(messages).toEqual([]);
     expect(error?.code).toBe(Code.DeadlineExceeded);
     expect(errorDetailOf(error!)?.reason).toBe("upstream_timeout");
+  });
+});
+
+/** A text-completion request; 8 prompt characters ≈ 2 tokens. */
+const completionRequest = (model: string, extra: { maxTokens?: bigint; n?: bigint } = {}) =>
+  create(CompletionRequestSchema, { model, prompt: { case: "text", value: "Once upo" }, ...extra });
+
+/** What a target without the completions API answers (see createAdapterRpcs). */
+const refusal = (provider: string) =>
+  meshError(Code.InvalidArgument, `model "x" of provider "${provider}" does not support the completions API`, {
+    reason: "unsupported_feature",
+    provider,
+    param: "model",
+  });
+
+describe("Complete", () => {
+  it("is admitted, served and settled like Chat: upstream model name, served-by headers, usage", async () => {
+    const { router, calls, policy } = harness({ scripts: { p1: [{ text: " a time", usage: 9n }] } });
+    const settled = policy.nextSettle();
+    let headers: Headers | undefined;
+    const res = await router.complete({ completion: completionRequest("m", { maxTokens: 5n, n: 2n }) }, { onHeader: (h) => (headers = h) });
+    expect(res.completion?.choices[0]?.text).toBe(" a time");
+    expect(res.served).toMatchObject({ provider: "p1", model: "up1", attempts: 1 });
+    expect(headers?.get("x-llmmesh-served-by")).toBe("p1/up1");
+    expect(calls).toMatchObject([{ provider: "p1", targetModel: "up1", chatModel: "up1" }]);
+    // 2 prompt tokens plus max_tokens for each of the n alternatives.
+    expect(policy.admits[0]).toMatchObject({ operation: Operation.COMPLETE, model: "m", estimatedTokens: 12n });
+    expect(await settled).toMatchObject({ succeeded: true, model: "m", usage: { totalTokens: 9n }, target: { provider: "p1" } });
+  });
+
+  it("reserves a valid token estimate even for absurd max_tokens and n", async () => {
+    const { router, policy } = harness();
+    const huge = BigInt(Number.MAX_SAFE_INTEGER);
+    await router.complete({ completion: completionRequest("m", { maxTokens: huge, n: huge }) });
+    expect(policy.admits[0]?.estimatedTokens).toBe(huge);
+  });
+
+  it("retries and falls back on upstream failures like Chat", async () => {
+    const down = () => upstreamError(Code.Unavailable, 503);
+    const { router, calls, delays } = harness({ scripts: { p1: [down(), down(), down()] } });
+    const res = await router.complete({ completion: completionRequest("m") });
+    expect(res.served).toMatchObject({ provider: "p2", model: "up2", attempts: 4 });
+    expect(calls.map((c) => c.provider)).toEqual(["p1", "p1", "p1", "p2"]);
+    expect(delays).toEqual([50, 100]);
+  });
+
+  it("moves on at once, without retrying, from a target that does not support completions", async () => {
+    const { router, calls, delays } = harness({ scripts: { p1: [refusal("p1")] } });
+    const res = await router.complete({ completion: completionRequest("m") });
+    expect(res.served).toMatchObject({ provider: "p2", attempts: 2 });
+    expect(calls.map((c) => c.provider)).toEqual(["p1", "p2"]);
+    expect(delays).toEqual([]);
+  });
+
+  it("answers InvalidArgument naming the client's model when no target supports completions", async () => {
+    const { router, calls, policy } = harness({ scripts: { p1: [refusal("p1")], p2: [refusal("p2")] } });
+    const settled = policy.nextSettle();
+    const err = await failure(router.complete({ completion: completionRequest("m") }));
+    expect(calls).toHaveLength(2);
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe(`The model 'm' cannot serve this request: model "x" of provider "p1" does not support the completions API.`);
+    expect(errorDetailOf(err)).toMatchObject({ reason: "unsupported_feature", param: "model", attempts: 2 });
+    expect(await settled).toMatchObject({ succeeded: false });
+  });
+
+  it("reports a target that could serve but failed rather than one that cannot serve", async () => {
+    const down = () => upstreamError(Code.Unavailable, 503);
+    const { router } = harness({ scripts: { p1: [down(), down(), down()], p2: [refusal("p2")] } });
+    const err = await failure(router.complete({ completion: completionRequest("m") }));
+    expect(err.code).toBe(Code.Unavailable);
+    expect(errorDetailOf(err)).toMatchObject({ upstreamStatus: 503, provider: "p1", attempts: 4 });
+  });
+});
+
+describe("CompleteStream", () => {
+  it("falls back past a refusing target before the first chunk, and settles the stream's usage", async () => {
+    const { router, calls, policy } = harness({ scripts: { p1: [refusal("p1")], p2: [{ chunks: ["Once", " upon"], usage: 6n }] } });
+    const settled = policy.nextSettle();
+    const texts: Array<[string | undefined, unknown]> = [];
+    for await (const m of router.completeStream({ completion: completionRequest("m") })) texts.push([m.chunk?.choices[0]?.text, m.served]);
+    expect(texts).toEqual([
+      ["Once", expect.objectContaining({ provider: "p2", model: "up2", attempts: 2 })],
+      [" upon", undefined],
+      [undefined, undefined],
+    ]);
+    expect(calls.map((c) => c.chatModel)).toEqual(["up1", "up2"]);
+    expect(policy.admits[0]?.operation).toBe(Operation.COMPLETE);
+    expect(await settled).toMatchObject({ succeeded: true, usage: { totalTokens: 6n }, target: { provider: "p2" } });
+  });
+
+  it("passes a failure after the first chunk to the client without retrying", async () => {
+    const { router, calls } = harness({ scripts: { p1: [{ chunks: ["partial"], thenFail: upstreamError(Code.Unavailable, 503) }] } });
+    const err = await failure(
+      (async () => {
+        for await (const _ of router.completeStream({ completion: completionRequest("m") }));
+      })(),
+    );
+    expect(err.code).toBe(Code.Unavailable);
+    expect(calls).toHaveLength(1);
+  });
+
+  it("answers InvalidArgument before any chunk when no target supports completions", async () => {
+    const { router } = harness({ scripts: { p1: [refusal("p1")] } });
+    const err = await failure(
+      (async () => {
+        for await (const _ of router.completeStream({ completion: completionRequest("solo") }));
+      })(),
+    );
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(errorDetailOf(err)?.reason).toBe("unsupported_feature");
   });
 });
 

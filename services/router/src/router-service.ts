@@ -5,24 +5,29 @@ import {
   Operation,
   RouterServiceChatResponseSchema,
   RouterServiceChatStreamResponseSchema,
+  RouterServiceCompleteResponseSchema,
+  RouterServiceCompleteStreamResponseSchema,
   RouterServiceEmbedResponseSchema,
   RouterServiceListModelsResponseSchema,
   ServedSchema,
   type AdapterService,
-  type AdapterServiceChatStreamResponse,
   type PolicyService,
   type RouterService,
   type RouterServiceChatRequest,
   type RouterServiceChatResponse,
   type RouterServiceChatStreamRequest,
   type RouterServiceChatStreamResponse,
+  type RouterServiceCompleteRequest,
+  type RouterServiceCompleteResponse,
+  type RouterServiceCompleteStreamRequest,
+  type RouterServiceCompleteStreamResponse,
   type RouterServiceEmbedRequest,
   type RouterServiceEmbedResponse,
   type RouterServiceListModelsResponse,
   type Served,
   type Usage,
 } from "@llmmesh/proto";
-import { admit, estimateChatTokens, estimateEmbedTokens, type AdmissionRequest } from "./admission.js";
+import { admit, estimateChatTokens, estimateCompletionTokens, estimateEmbedTokens, type AdmissionRequest } from "./admission.js";
 import type { AttemptCallOptions } from "./attempts.js";
 import { createModelListCache } from "./model-list.js";
 import { createMissingAdapterReporter, openRoute, type AdapterClient, type Route, type RouteDeps } from "./route.js";
@@ -86,6 +91,57 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
     }
   }
 
+  /**
+   * Admission → attempts → settlement for a streamed call: `open` starts the
+   * adapter's stream on one target, `wrap` turns each chunk into the
+   * response message (the first one with `served`).
+   */
+  async function* serveStream<Chunk extends { usage?: Usage }, Message>(
+    ctx: HandlerContext,
+    admitted: AdmissionRequest,
+    open: (client: AdapterClient, planned: PlannedTarget, signal: AbortSignal, route: Route) => AsyncIterable<{ chunk?: Chunk }>,
+    wrap: (chunk: Chunk | undefined, served?: Served) => Message,
+  ): AsyncGenerator<Message> {
+    const route = await openRoute(routeDeps, deps.config.current(), ctx, admitted);
+    let target: PlannedTarget | undefined;
+    let usage: Usage | undefined;
+    let succeeded = false;
+    let upstream: AsyncIterator<{ chunk?: Chunk }> | undefined;
+    try {
+      // An attempt succeeds once its first chunk arrives: until then a failure may be retried
+      // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
+      const result = await route.attempt(async (client, planned, { signal }) => {
+        // No timeoutMs: the deadline bounds the wait for the first chunk (through `signal`),
+        // not the length of a healthy stream.
+        const iterator = open(client, planned, signal, route)[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        if (first.done) throw emptyStreamError(planned);
+        return { iterator, first: first.value };
+      });
+      target = result.target;
+      if (!result.ok) throw result.error;
+      route.deadline.disarm();
+      upstream = result.value.iterator;
+      const served = markServed(ctx, result.target, result.attempts, deps.logger, admitted.model);
+      usage = result.value.first.chunk?.usage ?? usage;
+      yield wrap(result.value.first.chunk, served);
+      for (;;) {
+        const next = await upstream.next();
+        if (next.done) break;
+        if (next.value.chunk?.usage) usage = next.value.chunk.usage;
+        yield wrap(next.value.chunk);
+      }
+      succeeded = true;
+    } finally {
+      route.deadline.dispose();
+      // Left mid-stream (the client went away, or the stream failed): cancel the
+      // adapter call through its signal. Connect's client iterators have no
+      // return(), so closing the iterator would not reach the adapter.
+      if (!succeeded) route.deadline.cancel();
+      settle({ admission: route.admission, model: admitted.model, target: target?.target, usage, succeeded });
+    }
+  }
+
   return {
     async chat(request: RouterServiceChatRequest, ctx: HandlerContext): Promise<RouterServiceChatResponse> {
       const chat = required(request.chat, "chat");
@@ -100,49 +156,37 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
 
     async *chatStream(request: RouterServiceChatStreamRequest, ctx: HandlerContext): AsyncGenerator<RouterServiceChatStreamResponse> {
       const chat = required(request.chat, "chat");
-      const route = await openRoute(routeDeps, deps.config.current(), ctx, {
-        operation: Operation.CHAT,
-        model: chat.model,
-        estimatedTokens: estimateChatTokens(chat),
+      const admitted = { operation: Operation.CHAT, model: chat.model, estimatedTokens: estimateChatTokens(chat) };
+      yield* serveStream(
+        ctx,
+        admitted,
+        (client, planned, signal, route) => {
+          const source = route.admission.chat ?? chat;
+          return client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal });
+        },
+        (chunk, served) => create(RouterServiceChatStreamResponseSchema, { chunk, served }),
+      );
+    },
+
+    async complete(request: RouterServiceCompleteRequest, ctx: HandlerContext): Promise<RouterServiceCompleteResponse> {
+      const completion = required(request.completion, "completion");
+      const admitted = { operation: Operation.COMPLETE, model: completion.model, estimatedTokens: estimateCompletionTokens(completion) };
+      const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options) => {
+        const answer = (await client.complete({ target: planned.target, completion: { ...completion, model: planned.target.model } }, options)).completion;
+        return { value: answer, usage: answer?.usage };
       });
-      const source = route.admission.chat ?? chat;
-      let target: PlannedTarget | undefined;
-      let usage: Usage | undefined;
-      let succeeded = false;
-      let upstream: AsyncIterator<AdapterServiceChatStreamResponse> | undefined;
-      try {
-        // An attempt succeeds once its first chunk arrives: until then a failure may be retried
-        // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
-        const result = await route.attempt(async (client, planned, { signal }) => {
-          // No timeoutMs: the deadline bounds the wait for the first chunk (through `signal`),
-          // not the length of a healthy stream.
-          const iterator = client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal })[Symbol.asyncIterator]();
-          const first = await iterator.next();
-          if (first.done) throw emptyStreamError(planned);
-          return { iterator, first: first.value };
-        });
-        target = result.target;
-        if (!result.ok) throw result.error;
-        route.deadline.disarm();
-        upstream = result.value.iterator;
-        const served = markServed(ctx, result.target, result.attempts, deps.logger, chat.model);
-        usage = result.value.first.chunk?.usage ?? usage;
-        yield create(RouterServiceChatStreamResponseSchema, { chunk: result.value.first.chunk, served });
-        for (;;) {
-          const next = await upstream.next();
-          if (next.done) break;
-          if (next.value.chunk?.usage) usage = next.value.chunk.usage;
-          yield create(RouterServiceChatStreamResponseSchema, { chunk: next.value.chunk });
-        }
-        succeeded = true;
-      } finally {
-        route.deadline.dispose();
-        // Left mid-stream (the client went away, or the stream failed): cancel the
-        // adapter call through its signal. Connect's client iterators have no
-        // return(), so closing the iterator would not reach the adapter.
-        if (!succeeded) route.deadline.cancel();
-        settle({ admission: route.admission, model: chat.model, target: target?.target, usage, succeeded });
-      }
+      return create(RouterServiceCompleteResponseSchema, { completion: value, served });
+    },
+
+    async *completeStream(request: RouterServiceCompleteStreamRequest, ctx: HandlerContext): AsyncGenerator<RouterServiceCompleteStreamResponse> {
+      const completion = required(request.completion, "completion");
+      const admitted = { operation: Operation.COMPLETE, model: completion.model, estimatedTokens: estimateCompletionTokens(completion) };
+      yield* serveStream(
+        ctx,
+        admitted,
+        (client, planned, signal) => client.completeStream({ target: planned.target, completion: { ...completion, model: planned.target.model } }, { signal }),
+        (chunk, served) => create(RouterServiceCompleteStreamResponseSchema, { chunk, served }),
+      );
     },
 
     async embed(request: RouterServiceEmbedRequest, ctx: HandlerContext): Promise<RouterServiceEmbedResponse> {

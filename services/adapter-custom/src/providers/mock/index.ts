@@ -11,7 +11,9 @@ import { mockEmbed } from "./embeddings.js";
  * The built-in mock model: answers every request deterministically from its
  * content, with no network and no key, so a newcomer's first request works.
  * Provider options: `delay_ms` between streamed chunks (default 20) and
- * `reply`, a fixed answer text.
+ * `reply`, a fixed answer text. Like today's chat models it has no legacy
+ * text-completions API: without `complete`, such requests are refused as
+ * unsupported (a 400 at the edge once no other target can serve them).
  */
 export const mockProtocol: CustomProtocol = {
   async chat(call, model, request) {

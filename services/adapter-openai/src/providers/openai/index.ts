@@ -1,12 +1,12 @@
 import type { ProviderProtocol, UpstreamCall } from "../provider.js";
 import type { UpstreamResponse } from "../../upstream-client.js";
-import { chatCompletionRequest, embeddingsRequest, modelsRequest } from "./request.js";
-import { parseChatResponse, parseEmbedResponse, parseModelList } from "./response.js";
-import { chatChunks } from "./stream.js";
+import { chatCompletionRequest, completionRequest, embeddingsRequest, modelsRequest } from "./request.js";
+import { parseChatResponse, parseCompletionResponse, parseEmbedResponse, parseModelList } from "./response.js";
+import { chatChunks, completionChunks } from "./stream.js";
 import { httpError } from "./errors.js";
 
 /**
- * OpenAI's Chat Completions protocol, spoken by OpenAI and every
+ * OpenAI's Chat Completions protocol (with embeddings and legacy text completions), spoken by OpenAI and every
  * OpenAI-compatible server (DeepSeek, Qwen, vLLM, Ollama, LM Studio…).
  * Variants (Azure's paths and api-key header) compose these functions.
  */
@@ -20,6 +20,17 @@ export const openAIProtocol: ProviderProtocol = {
     const response = await call.send(chatCompletionRequest(call.provider, model, request, true));
     if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
     yield* chatChunks(call, response);
+  },
+
+  async complete(call, model, request) {
+    const response = await call.send(completionRequest(call.provider, model, request, false));
+    return parseCompletionResponse(call, response.status, await successText(call, response));
+  },
+
+  async *completeStream(call, model, request) {
+    const response = await call.send(completionRequest(call.provider, model, request, true));
+    if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
+    yield* completionChunks(call, response);
   },
 
   async embed(call, model, request) {

@@ -1,16 +1,26 @@
 import { Code } from "@connectrpc/connect";
 import { meshError, Reason } from "@llmmesh/common";
-import { chatRequestToJson, embedRequestToJson, WireError, isObject } from "@llmmesh/openai-wire";
-import type { ChatRequest, EmbedRequest } from "@llmmesh/proto";
+import { chatRequestToJson, completionRequestToJson, embedRequestToJson, WireError, isObject } from "@llmmesh/openai-wire";
+import type { ChatRequest, CompletionRequest, EmbedRequest } from "@llmmesh/proto";
 import type { ProtocolRequest, ResolvedProvider } from "../provider.js";
 
-/**
- * POST /chat/completions for `model`. Streamed requests always ask for usage
- * (`stream_options.include_usage`): the mesh needs real token counts for
- * accounting, and the gateway drops the usage chunk when the client did not ask.
- */
+/** POST /chat/completions for `model`, streamed or not (see `generationRequest`). */
 export function chatCompletionRequest(provider: ResolvedProvider, model: string, request: ChatRequest, stream: boolean): ProtocolRequest {
-  const body = mapped(() => chatRequestToJson(request));
+  return generationRequest(provider, "/chat/completions", mapped(() => chatRequestToJson(request)), model, stream);
+}
+
+/** POST /completions (legacy text completions) for `model`, streamed or not (see `generationRequest`). */
+export function completionRequest(provider: ResolvedProvider, model: string, request: CompletionRequest, stream: boolean): ProtocolRequest {
+  return generationRequest(provider, "/completions", mapped(() => completionRequestToJson(request)), model, stream);
+}
+
+/**
+ * A request that generates text, with `body` sent to `model`. Streamed
+ * requests always ask for usage (`stream_options.include_usage`): the mesh
+ * needs real token counts for accounting, and the gateway drops the usage
+ * chunk when the client did not ask.
+ */
+function generationRequest(provider: ResolvedProvider, path: string, body: Record<string, unknown>, model: string, stream: boolean): ProtocolRequest {
   body.model = model;
   if (stream) {
     // Keep stream options a client passed through (for example include_obfuscation).
@@ -23,7 +33,7 @@ export function chatCompletionRequest(provider: ResolvedProvider, model: string,
   }
   return {
     method: "POST",
-    path: "/chat/completions",
+    path,
     headers: headersFor(provider, stream ? "text/event-stream" : "application/json", true),
     body: JSON.stringify(body),
   };

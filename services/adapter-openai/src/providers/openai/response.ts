@@ -1,14 +1,20 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { meshError, Reason } from "@llmmesh/common";
-import { chatResponseFromJson, embedResponseFromJson, isObject } from "@llmmesh/openai-wire";
-import { ModelInfoSchema, type ChatResponse, type EmbedResponse, type ModelInfo } from "@llmmesh/proto";
+import { chatResponseFromJson, completionResponseFromJson, embedResponseFromJson, isObject } from "@llmmesh/openai-wire";
+import { ModelInfoSchema, type ChatResponse, type CompletionResponse, type EmbedResponse, type ModelInfo } from "@llmmesh/proto";
 import type { UpstreamCall } from "../provider.js";
 
 /** A 2xx chat completion body → ChatResponse; an unreadable one is an upstream error. */
 export function parseChatResponse(call: UpstreamCall, status: number, text: string): ChatResponse {
   const json = parseUpstreamJson(call, status, text, "chat completion");
   return mapUpstream(call, status, "chat completion", () => chatResponseFromJson(json));
+}
+
+/** A 2xx text completion body → CompletionResponse. */
+export function parseCompletionResponse(call: UpstreamCall, status: number, text: string): CompletionResponse {
+  const json = parseUpstreamJson(call, status, text, "text completion");
+  return mapUpstream(call, status, "text completion", () => completionResponseFromJson(json));
 }
 
 /** A 2xx embeddings body → EmbedResponse. */

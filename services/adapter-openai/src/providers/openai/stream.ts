@@ -1,5 +1,5 @@
-import { SseParser, chatChunkFromJson, type SseEvent } from "@llmmesh/openai-wire";
-import type { ChatChunk } from "@llmmesh/proto";
+import { SseParser, chatChunkFromJson, completionChunkFromJson, type SseEvent } from "@llmmesh/openai-wire";
+import type { ChatChunk, CompletionChunk } from "@llmmesh/proto";
 import type { UpstreamCall } from "../provider.js";
 import type { UpstreamResponse } from "../../upstream-client.js";
 import { invalidAnswer, mapUpstream, parseUpstreamJson } from "./response.js";
@@ -12,15 +12,25 @@ import { isErrorPayload, streamError } from "./errors.js";
  */
 const DRAIN_TIMEOUT_MS = 5_000;
 
+/** The chunks of a 200 streamed chat completion (see `sseChunks`). */
+export function chatChunks(call: UpstreamCall, response: UpstreamResponse): AsyncGenerator<ChatChunk> {
+  return sseChunks(call, response, chatChunkFromJson);
+}
+
+/** The chunks of a 200 streamed text completion (see `sseChunks`). */
+export function completionChunks(call: UpstreamCall, response: UpstreamResponse): AsyncGenerator<CompletionChunk> {
+  return sseChunks(call, response, completionChunkFromJson);
+}
+
 /**
- * The chunks of a 200 streamed chat completion, each yielded as soon as its
+ * The chunks of a 200 streamed answer, read by `parse`, each yielded as soon as its
  * SSE event is complete (nothing is buffered beyond one event). `[DONE]` ends
  * the stream, and so does the end of the body for upstreams that never send
  * it. An `error` event mid-stream, a non-JSON event or a broken connection
  * throws a mesh error. Stopping early (the caller cancelled) closes the
  * upstream response, and with it the socket.
  */
-export async function* chatChunks(call: UpstreamCall, response: UpstreamResponse): AsyncGenerator<ChatChunk> {
+async function* sseChunks<Chunk>(call: UpstreamCall, response: UpstreamResponse, parse: (json: unknown) => Chunk): AsyncGenerator<Chunk> {
   const { body, status } = response;
   if (!isEventStream(response)) {
     // Some upstreams answer a stream request with a JSON error (or a whole completion) and 200.
@@ -38,7 +48,7 @@ export async function* chatChunks(call: UpstreamCall, response: UpstreamResponse
       if (event.data.trim() === "") continue;
       const json = parseUpstreamJson(call, status, event.data, "stream event");
       if (event.event === "error" || isErrorPayload(json)) throw streamError(call, status, json);
-      yield mapUpstream(call, status, "stream chunk", () => chatChunkFromJson(json));
+      yield mapUpstream(call, status, "stream chunk", () => parse(json));
     }
   } finally {
     if (!body.readableEnded) {

@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ModelInfo, Target } from "./chat_pb.js";
 import { file_llmmesh_v1_chat } from "./chat_pb.js";
+import type { CompletionChunk, CompletionRequest, CompletionResponse } from "./completion_pb.js";
+import { file_llmmesh_v1_completion } from "./completion_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file llmmesh/v1/adapter_service.proto.
  */
 export const file_llmmesh_v1_adapter_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkQKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZSJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkgKIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJHChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2UiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAky7wMKDkFkYXB0ZXJTZXJ2aWNlElUKBENoYXQSJS5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlcXVlc3QaJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEmkKCkNoYXRTdHJlYW0SKy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlcXVlc3QaLC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlMAESWAoFRW1iZWQSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USZwoKTGlzdE1vZGVscxIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2USWAoFUHJvYmUSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2ViBnByb3RvMw", [file_llmmesh_v1_chat]);
+  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkQKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZSJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkgKIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJHChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2UiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAkidgodQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSMQoKY29tcGxldGlvbhgCIAEoCzIdLmxsbW1lc2gudjEuQ29tcGxldGlvblJlcXVlc3QiVAoeQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlc3BvbnNlEjIKCmNvbXBsZXRpb24YASABKAsyHi5sbG1tZXNoLnYxLkNvbXBsZXRpb25SZXNwb25zZSJ8CiNBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIxCgpjb21wbGV0aW9uGAIgASgLMh0ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVxdWVzdCJSCiRBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVzcG9uc2USKgoFY2h1bmsYASABKAsyGy5sbG1tZXNoLnYxLkNvbXBsZXRpb25DaHVuazLJBQoOQWRhcHRlclNlcnZpY2USVQoEQ2hhdBIlLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVxdWVzdBomLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVzcG9uc2USaQoKQ2hhdFN0cmVhbRIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2UwARJYCgVFbWJlZBImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXNwb25zZRJnCgpMaXN0TW9kZWxzEisubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0GiwubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRJYCgVQcm9iZRImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VQcm9iZVJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXNwb25zZRJhCghDb21wbGV0ZRIpLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QaKi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZRJ1Cg5Db21wbGV0ZVN0cmVhbRIvLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVN0cmVhbVJlcXVlc3QaMC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_llmmesh_v1_chat, file_llmmesh_v1_completion]);
 
 /**
  * @generated from message llmmesh.v1.AdapterServiceChatRequest
@@ -210,6 +212,84 @@ export const AdapterServiceProbeResponseSchema: GenMessage<AdapterServiceProbeRe
   messageDesc(file_llmmesh_v1_adapter_service, 9);
 
 /**
+ * @generated from message llmmesh.v1.AdapterServiceCompleteRequest
+ */
+export type AdapterServiceCompleteRequest = Message<"llmmesh.v1.AdapterServiceCompleteRequest"> & {
+  /**
+   * @generated from field: llmmesh.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: llmmesh.v1.CompletionRequest completion = 2;
+   */
+  completion?: CompletionRequest | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.AdapterServiceCompleteRequest.
+ * Use `create(AdapterServiceCompleteRequestSchema)` to create a new message.
+ */
+export const AdapterServiceCompleteRequestSchema: GenMessage<AdapterServiceCompleteRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_adapter_service, 10);
+
+/**
+ * @generated from message llmmesh.v1.AdapterServiceCompleteResponse
+ */
+export type AdapterServiceCompleteResponse = Message<"llmmesh.v1.AdapterServiceCompleteResponse"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionResponse completion = 1;
+   */
+  completion?: CompletionResponse | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.AdapterServiceCompleteResponse.
+ * Use `create(AdapterServiceCompleteResponseSchema)` to create a new message.
+ */
+export const AdapterServiceCompleteResponseSchema: GenMessage<AdapterServiceCompleteResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_adapter_service, 11);
+
+/**
+ * @generated from message llmmesh.v1.AdapterServiceCompleteStreamRequest
+ */
+export type AdapterServiceCompleteStreamRequest = Message<"llmmesh.v1.AdapterServiceCompleteStreamRequest"> & {
+  /**
+   * @generated from field: llmmesh.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: llmmesh.v1.CompletionRequest completion = 2;
+   */
+  completion?: CompletionRequest | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.AdapterServiceCompleteStreamRequest.
+ * Use `create(AdapterServiceCompleteStreamRequestSchema)` to create a new message.
+ */
+export const AdapterServiceCompleteStreamRequestSchema: GenMessage<AdapterServiceCompleteStreamRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_adapter_service, 12);
+
+/**
+ * @generated from message llmmesh.v1.AdapterServiceCompleteStreamResponse
+ */
+export type AdapterServiceCompleteStreamResponse = Message<"llmmesh.v1.AdapterServiceCompleteStreamResponse"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionChunk chunk = 1;
+   */
+  chunk?: CompletionChunk | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.AdapterServiceCompleteStreamResponse.
+ * Use `create(AdapterServiceCompleteStreamResponseSchema)` to create a new message.
+ */
+export const AdapterServiceCompleteStreamResponseSchema: GenMessage<AdapterServiceCompleteStreamResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_adapter_service, 13);
+
+/**
  * One upstream protocol family. The router names the target; the adapter
  * holds the provider's URL and secret.
  *
@@ -259,6 +339,25 @@ export const AdapterService: GenService<{
     methodKind: "unary";
     input: typeof AdapterServiceProbeRequestSchema;
     output: typeof AdapterServiceProbeResponseSchema;
+  },
+  /**
+   * A legacy text completion; providers without that API refuse with
+   * InvalidArgument, reason "unsupported_feature", and the router moves on.
+   *
+   * @generated from rpc llmmesh.v1.AdapterService.Complete
+   */
+  complete: {
+    methodKind: "unary";
+    input: typeof AdapterServiceCompleteRequestSchema;
+    output: typeof AdapterServiceCompleteResponseSchema;
+  },
+  /**
+   * @generated from rpc llmmesh.v1.AdapterService.CompleteStream
+   */
+  completeStream: {
+    methodKind: "server_streaming";
+    input: typeof AdapterServiceCompleteStreamRequestSchema;
+    output: typeof AdapterServiceCompleteStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_llmmesh_v1_adapter_service, 0);

@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ModelInfo } from "./chat_pb.js";
 import { file_llmmesh_v1_chat } from "./chat_pb.js";
+import type { CompletionChunk, CompletionRequest, CompletionResponse } from "./completion_pb.js";
+import { file_llmmesh_v1_completion } from "./completion_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file llmmesh/v1/router_service.proto.
  */
 export const file_llmmesh_v1_router_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sbG1tZXNoL3YxL3JvdXRlcl9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIjsKBlNlcnZlZBIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghhdHRlbXB0cxgDIAEoBSJBChhSb3V0ZXJTZXJ2aWNlQ2hhdFJlcXVlc3QSJQoEY2hhdBgBIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3QiZwoZUm91dGVyU2VydmljZUNoYXRSZXNwb25zZRImCgRjaGF0GAEgASgLMhgubGxtbWVzaC52MS5DaGF0UmVzcG9uc2USIgoGc2VydmVkGAIgASgLMhIubGxtbWVzaC52MS5TZXJ2ZWQiRwoeUm91dGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiUKBGNoYXQYASABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0ImsKH1JvdXRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2USJAoFY2h1bmsYASABKAsyFS5sbG1tZXNoLnYxLkNoYXRDaHVuaxIiCgZzZXJ2ZWQYAiABKAsyEi5sbG1tZXNoLnYxLlNlcnZlZCJEChlSb3V0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0EicKBWVtYmVkGAEgASgLMhgubGxtbWVzaC52MS5FbWJlZFJlcXVlc3QiagoaUm91dGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2USIgoGc2VydmVkGAIgASgLMhIubGxtbWVzaC52MS5TZXJ2ZWQiIAoeUm91dGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0IkgKH1JvdXRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2USJQoGbW9kZWxzGAEgAygLMhUubGxtbWVzaC52MS5Nb2RlbEluZm8yjAMKDVJvdXRlclNlcnZpY2USUwoEQ2hhdBIkLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUNoYXRSZXF1ZXN0GiUubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEmcKCkNoYXRTdHJlYW0SKi5sbG1tZXNoLnYxLlJvdXRlclNlcnZpY2VDaGF0U3RyZWFtUmVxdWVzdBorLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUNoYXRTdHJlYW1SZXNwb25zZTABElYKBUVtYmVkEiUubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0GiYubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlRW1iZWRSZXNwb25zZRJlCgpMaXN0TW9kZWxzEioubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlTGlzdE1vZGVsc1JlcXVlc3QaKy5sbG1tZXNoLnYxLlJvdXRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw", [file_llmmesh_v1_chat]);
+  fileDesc("Ch9sbG1tZXNoL3YxL3JvdXRlcl9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIjsKBlNlcnZlZBIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghhdHRlbXB0cxgDIAEoBSJBChhSb3V0ZXJTZXJ2aWNlQ2hhdFJlcXVlc3QSJQoEY2hhdBgBIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3QiZwoZUm91dGVyU2VydmljZUNoYXRSZXNwb25zZRImCgRjaGF0GAEgASgLMhgubGxtbWVzaC52MS5DaGF0UmVzcG9uc2USIgoGc2VydmVkGAIgASgLMhIubGxtbWVzaC52MS5TZXJ2ZWQiRwoeUm91dGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiUKBGNoYXQYASABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0ImsKH1JvdXRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2USJAoFY2h1bmsYASABKAsyFS5sbG1tZXNoLnYxLkNoYXRDaHVuaxIiCgZzZXJ2ZWQYAiABKAsyEi5sbG1tZXNoLnYxLlNlcnZlZCJEChlSb3V0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0EicKBWVtYmVkGAEgASgLMhgubGxtbWVzaC52MS5FbWJlZFJlcXVlc3QiagoaUm91dGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2USIgoGc2VydmVkGAIgASgLMhIubGxtbWVzaC52MS5TZXJ2ZWQiIAoeUm91dGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0IkgKH1JvdXRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2USJQoGbW9kZWxzGAEgAygLMhUubGxtbWVzaC52MS5Nb2RlbEluZm8iUQocUm91dGVyU2VydmljZUNvbXBsZXRlUmVxdWVzdBIxCgpjb21wbGV0aW9uGAEgASgLMh0ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVxdWVzdCJ3Ch1Sb3V0ZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZRIyCgpjb21wbGV0aW9uGAEgASgLMh4ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVzcG9uc2USIgoGc2VydmVkGAIgASgLMhIubGxtbWVzaC52MS5TZXJ2ZWQiVwoiUm91dGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVxdWVzdBIxCgpjb21wbGV0aW9uGAEgASgLMh0ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVxdWVzdCJ1CiNSb3V0ZXJTZXJ2aWNlQ29tcGxldGVTdHJlYW1SZXNwb25zZRIqCgVjaHVuaxgBIAEoCzIbLmxsbW1lc2gudjEuQ29tcGxldGlvbkNodW5rEiIKBnNlcnZlZBgCIAEoCzISLmxsbW1lc2gudjEuU2VydmVkMuIECg1Sb3V0ZXJTZXJ2aWNlElMKBENoYXQSJC5sbG1tZXNoLnYxLlJvdXRlclNlcnZpY2VDaGF0UmVxdWVzdBolLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUNoYXRSZXNwb25zZRJnCgpDaGF0U3RyZWFtEioubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlcXVlc3QaKy5sbG1tZXNoLnYxLlJvdXRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2UwARJWCgVFbWJlZBIlLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUVtYmVkUmVxdWVzdBomLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUVtYmVkUmVzcG9uc2USZQoKTGlzdE1vZGVscxIqLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0GisubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlTGlzdE1vZGVsc1Jlc3BvbnNlEl8KCENvbXBsZXRlEigubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlQ29tcGxldGVSZXF1ZXN0GikubGxtbWVzaC52MS5Sb3V0ZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZRJzCg5Db21wbGV0ZVN0cmVhbRIuLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVxdWVzdBovLmxsbW1lc2gudjEuUm91dGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_llmmesh_v1_chat, file_llmmesh_v1_completion]);
 
 /**
  * Where a request was served, for response headers and logs.
@@ -195,6 +197,86 @@ export const RouterServiceListModelsResponseSchema: GenMessage<RouterServiceList
   messageDesc(file_llmmesh_v1_router_service, 8);
 
 /**
+ * @generated from message llmmesh.v1.RouterServiceCompleteRequest
+ */
+export type RouterServiceCompleteRequest = Message<"llmmesh.v1.RouterServiceCompleteRequest"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionRequest completion = 1;
+   */
+  completion?: CompletionRequest | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.RouterServiceCompleteRequest.
+ * Use `create(RouterServiceCompleteRequestSchema)` to create a new message.
+ */
+export const RouterServiceCompleteRequestSchema: GenMessage<RouterServiceCompleteRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_router_service, 9);
+
+/**
+ * @generated from message llmmesh.v1.RouterServiceCompleteResponse
+ */
+export type RouterServiceCompleteResponse = Message<"llmmesh.v1.RouterServiceCompleteResponse"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionResponse completion = 1;
+   */
+  completion?: CompletionResponse | undefined;
+
+  /**
+   * @generated from field: llmmesh.v1.Served served = 2;
+   */
+  served?: Served | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.RouterServiceCompleteResponse.
+ * Use `create(RouterServiceCompleteResponseSchema)` to create a new message.
+ */
+export const RouterServiceCompleteResponseSchema: GenMessage<RouterServiceCompleteResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_router_service, 10);
+
+/**
+ * @generated from message llmmesh.v1.RouterServiceCompleteStreamRequest
+ */
+export type RouterServiceCompleteStreamRequest = Message<"llmmesh.v1.RouterServiceCompleteStreamRequest"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionRequest completion = 1;
+   */
+  completion?: CompletionRequest | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.RouterServiceCompleteStreamRequest.
+ * Use `create(RouterServiceCompleteStreamRequestSchema)` to create a new message.
+ */
+export const RouterServiceCompleteStreamRequestSchema: GenMessage<RouterServiceCompleteStreamRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_router_service, 11);
+
+/**
+ * The first message carries `served`; every message carries one chunk.
+ *
+ * @generated from message llmmesh.v1.RouterServiceCompleteStreamResponse
+ */
+export type RouterServiceCompleteStreamResponse = Message<"llmmesh.v1.RouterServiceCompleteStreamResponse"> & {
+  /**
+   * @generated from field: llmmesh.v1.CompletionChunk chunk = 1;
+   */
+  chunk?: CompletionChunk | undefined;
+
+  /**
+   * @generated from field: llmmesh.v1.Served served = 2;
+   */
+  served?: Served | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.RouterServiceCompleteStreamResponse.
+ * Use `create(RouterServiceCompleteStreamResponseSchema)` to create a new message.
+ */
+export const RouterServiceCompleteStreamResponseSchema: GenMessage<RouterServiceCompleteStreamResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_router_service, 12);
+
+/**
  * The mesh's public internal API. Callers authenticate with the same API key
  * as REST clients, in the `authorization` metadata ("Bearer <key>").
  *
@@ -240,6 +322,26 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof RouterServiceListModelsRequestSchema;
     output: typeof RouterServiceListModelsResponseSchema;
+  },
+  /**
+   * One legacy text completion.
+   *
+   * @generated from rpc llmmesh.v1.RouterService.Complete
+   */
+  complete: {
+    methodKind: "unary";
+    input: typeof RouterServiceCompleteRequestSchema;
+    output: typeof RouterServiceCompleteResponseSchema;
+  },
+  /**
+   * One streamed legacy text completion.
+   *
+   * @generated from rpc llmmesh.v1.RouterService.CompleteStream
+   */
+  completeStream: {
+    methodKind: "server_streaming";
+    input: typeof RouterServiceCompleteStreamRequestSchema;
+    output: typeof RouterServiceCompleteStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_llmmesh_v1_router_service, 0);

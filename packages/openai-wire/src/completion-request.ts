@@ -1,0 +1,138 @@
+/**
+ * `/v1/completions` (legacy text completions) request bodies ⇄
+ * `CompletionRequest`.
+ *
+ * Lossless like chat requests: every top-level key is modelled or kept in
+ * `extraJson`, and so is every value the proto cannot express (an explicit
+ * `null`, an empty `stop` list), so rendering a parsed body gives back the
+ * body the client sent, minus `stream` and `stream_options`. The checks the
+ * two endpoints share (model, stop, logit_bias, stream_options) are chat's.
+ */
+import { create } from "@bufbuild/protobuf";
+import { CompletionRequestSchema, type CompletionRequest } from "@llmmesh/proto";
+import { parseLogitBias, parseModel, parseStop, parseStreamOptions } from "./chat-request.js";
+import { WireError } from "./errors.js";
+import { expectBoolean, expectInteger, expectNumber, expectString, ExtraFields, int64ToNumber, isObject, mergeExtra, parseStoredJson } from "./guards.js";
+import { textInputFromJson, textInputToJson } from "./text-input.js";
+import type { CompletionRequestJson } from "./types.js";
+
+/** A parsed client request plus whether it asked for a stream. */
+export interface ParsedCompletionRequest {
+  request: CompletionRequest;
+  stream: boolean;
+}
+
+/**
+ * Parses and validates a client's `/v1/completions` body (already
+ * `JSON.parse`d). Throws WireError with `param` naming the first invalid
+ * field. `prompt` is required, as OpenAI's API says, but may be `null`
+ * (the upstream's default prompt), which is passed on as sent.
+ */
+export function completionRequestFromJson(body: unknown): ParsedCompletionRequest {
+  if (!isObject(body)) throw new WireError("The request body must be a JSON object.");
+  const req = create(CompletionRequestSchema);
+  const extra = new ExtraFields();
+  let stream = false;
+  let hasModel = false;
+  let hasPrompt = false;
+  for (const key of Object.keys(body)) {
+    const v = body[key];
+    if (v === null && key !== "model") {
+      // `stream: null` and `stream_options: null` mean "not set"; any other
+      // explicit null (a null prompt included) is the client's to send upstream unchanged.
+      if (key !== "stream" && key !== "stream_options") extra.set(key, null);
+      if (key === "prompt") hasPrompt = true;
+      continue;
+    }
+    switch (key) {
+      case "model":
+        req.model = parseModel(v);
+        hasModel = true;
+        break;
+      case "prompt":
+        req.prompt = textInputFromJson(v, key);
+        hasPrompt = true;
+        break;
+      case "max_tokens":
+        // 0 is meaningful here: with `echo`, it scores the prompt without generating.
+        req.maxTokens = expectInteger(v, key, { min: 0 });
+        break;
+      case "temperature":
+        req.temperature = expectNumber(v, key, { min: 0, max: 2 });
+        break;
+      case "top_p":
+        req.topP = expectNumber(v, key, { min: 0, max: 1 });
+        break;
+      case "n":
+        req.n = expectInteger(v, key, { min: 1 });
+        break;
+      case "stop":
+        parseStop(v, req, extra);
+        break;
+      case "seed":
+        req.seed = expectInteger(v, key);
+        break;
+      case "logprobs":
+        req.logprobs = expectInteger(v, key, { min: 0 });
+        break;
+      case "echo":
+        req.echo = expectBoolean(v, key);
+        break;
+      case "suffix":
+        req.suffix = expectString(v, key);
+        break;
+      case "best_of":
+        req.bestOf = expectInteger(v, key, { min: 0 });
+        break;
+      case "presence_penalty":
+        req.presencePenalty = expectNumber(v, key);
+        break;
+      case "frequency_penalty":
+        req.frequencyPenalty = expectNumber(v, key);
+        break;
+      case "logit_bias":
+        req.logitBiasJson = JSON.stringify(parseLogitBias(v));
+        break;
+      case "user":
+        req.user = expectString(v, key);
+        break;
+      case "stream":
+        stream = expectBoolean(v, key);
+        break;
+      case "stream_options":
+        parseStreamOptions(v, req);
+        break;
+      default:
+        extra.set(key, v);
+    }
+  }
+  if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
+  if (!hasPrompt) throw new WireError("Missing required parameter: 'prompt'.", "prompt");
+  req.extraJson = extra.toJson();
+  return { request: req, stream };
+}
+
+/**
+ * The body to send an OpenAI-compatible upstream: every modelled field plus
+ * `extraJson` merged back (a null prompt among them), `model` from
+ * `req.model`. It carries no `stream`/`stream_options`: the caller adds them.
+ */
+export function completionRequestToJson(req: CompletionRequest): Record<string, unknown> {
+  const out: Partial<CompletionRequestJson> & { model: string } = { model: req.model };
+  if (req.prompt.case !== undefined) out.prompt = textInputToJson(req.prompt);
+  if (req.maxTokens !== undefined) out.max_tokens = int64ToNumber(req.maxTokens);
+  if (req.temperature !== undefined) out.temperature = req.temperature;
+  if (req.topP !== undefined) out.top_p = req.topP;
+  if (req.n !== undefined) out.n = int64ToNumber(req.n);
+  if (req.stop.length > 0) out.stop = req.stopIsString && req.stop.length === 1 ? req.stop[0] : [...req.stop];
+  if (req.seed !== undefined) out.seed = int64ToNumber(req.seed);
+  if (req.logprobs !== undefined) out.logprobs = int64ToNumber(req.logprobs);
+  if (req.echo !== undefined) out.echo = req.echo;
+  if (req.suffix !== undefined) out.suffix = req.suffix;
+  if (req.bestOf !== undefined) out.best_of = int64ToNumber(req.bestOf);
+  if (req.presencePenalty !== undefined) out.presence_penalty = req.presencePenalty;
+  if (req.frequencyPenalty !== undefined) out.frequency_penalty = req.frequencyPenalty;
+  if (req.logitBiasJson !== undefined) out.logit_bias = parseStoredJson(req.logitBiasJson) as Record<string, number>;
+  if (req.user !== undefined) out.user = req.user;
+  return mergeExtra(out, req.extraJson);
+}

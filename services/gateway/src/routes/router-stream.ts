@@ -1,0 +1,90 @@
+import type { CallOptions } from "@connectrpc/connect";
+import type { Usage } from "@llmmesh/proto";
+import { ApiError, ErrorType } from "../api-error.js";
+import type { RequestContext } from "../request-context.js";
+
+/** A router stream whose first message has arrived. */
+export interface OpenedStream<Message> {
+  readonly first: Message;
+  readonly rest: AsyncIterator<Message>;
+  /** Releases the stream's signal; with `cancel`, cancels the router call (a stream left before its end). */
+  readonly stop: (cancel: boolean) => void;
+}
+
+/**
+ * Starts a streamed router call (`start` given the call options) and waits
+ * for its first message before the endpoint answers, so errors that happen
+ * before any output (auth, limits, every upstream failing) still get their
+ * proper HTTP status instead of a 200 with an error event.
+ */
+export async function openRouterStream<Message>(ctx: RequestContext, start: (options: CallOptions) => AsyncIterable<Message>): Promise<OpenedStream<Message>> {
+  // Connect's client iterators have no return(): a stream left early is
+  // cancelled through its own signal, which also follows the client.
+  const controller = new AbortController();
+  const clientSignal = ctx.callOptions.signal;
+  const follow = () => controller.abort(clientSignal?.reason);
+  if (clientSignal?.aborted) follow();
+  else clientSignal?.addEventListener("abort", follow, { once: true });
+  const stop = (cancel: boolean) => {
+    clientSignal?.removeEventListener("abort", follow);
+    if (cancel && !controller.signal.aborted) controller.abort();
+  };
+  try {
+    const messages = start({ ...ctx.callOptions, signal: controller.signal })[Symbol.asyncIterator]();
+    const first = await messages.next();
+    if (first.done) {
+      throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
+    }
+    return { first: first.value, rest: messages, stop };
+  } catch (err) {
+    stop(false);
+    throw err;
+  }
+}
+
+/** What the client-side rendering of a chunk needs to know about it. */
+interface UsageCarrier {
+  readonly usage?: Usage;
+  readonly choices: readonly unknown[];
+}
+
+/**
+ * The stream's chunks as the client asked for them, each rendered by
+ * `render`. Adapters always ask upstreams for usage (the router needs it for
+ * accounting); a client that did not send `stream_options.include_usage` must
+ * not see it, as with OpenAI itself. Leaving this generator before the
+ * stream's end cancels the router call.
+ */
+export async function* clientChunks<Chunk extends UsageCarrier>(
+  stream: OpenedStream<{ chunk?: Chunk }>,
+  includeUsage: boolean,
+  render: (chunk: Chunk) => Record<string, unknown>,
+): AsyncGenerator<Record<string, unknown>> {
+  let complete = false;
+  try {
+    let message: { chunk?: Chunk } | undefined = stream.first;
+    while (message) {
+      const json = message.chunk && chunkForClient(message.chunk, includeUsage, render);
+      if (json) yield json;
+      const next: IteratorResult<{ chunk?: Chunk }> = await stream.rest.next();
+      message = next.done ? undefined : next.value;
+    }
+    complete = true;
+  } finally {
+    stream.stop(!complete);
+  }
+}
+
+function chunkForClient<Chunk extends UsageCarrier>(
+  chunk: Chunk,
+  includeUsage: boolean,
+  render: (chunk: Chunk) => Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  if (includeUsage) return render(chunk);
+  if (chunk.usage && chunk.choices.length === 0) return undefined;
+  // Rendered afresh and trimmed, rather than clearing chunk.usage: the message
+  // may be shared with an in-process router that still reads it.
+  const json = render(chunk);
+  delete json.usage;
+  return json;
+}
