@@ -60,6 +60,13 @@ describe("completionResponseFromJson / completionResponseToJson round trip", () 
       choices: [{ text: "Hi", index: 0, logprobs: null, finish_reason: null }],
     });
   });
+
+  it("writes a choice's keys in OpenAI's order, text first", () => {
+    const res = completionResponseFromJson(structuredClone(ANSWER));
+    const rendered = completionResponseToJson(res) as { choices: object[] };
+    expect(rendered.choices.map((c) => Object.keys(c))).toEqual((ANSWER.choices as object[]).map((c) => Object.keys(c)));
+    expect(Object.keys(rendered.choices[0] ?? {})[0]).toBe("text");
+  });
 });
 
 describe("completionChunkFromJson / completionChunkToJson round trip", () => {

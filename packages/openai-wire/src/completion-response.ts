@@ -62,7 +62,10 @@ export function completionChunkToJson(chunk: CompletionChunk): Record<string, un
   return chatEnvelopeToJson(TEXT_COMPLETION, chunk, choiceToJson) satisfies CompletionJson;
 }
 
-/** `text` is always rendered: a choice without it has produced nothing (yet). */
+/**
+ * `text` is always rendered: a choice without it has produced nothing (yet).
+ * It comes first, as in OpenAI's own bytes (chat choices start with `index`).
+ */
 function choiceToJson(choice: CompletionChoice): CompletionChoiceJson {
-  return choiceEnvelopeToJson(choice, { text: choice.text });
+  return { text: choice.text, ...choiceEnvelopeToJson(choice, {}) };
 }
