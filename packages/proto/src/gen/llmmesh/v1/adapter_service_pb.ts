@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmmesh/v1/adapter_service.proto.
  */
 export const file_llmmesh_v1_adapter_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkQKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZSJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkgKIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJHChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2UiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAky7wMKDkFkYXB0ZXJTZXJ2aWNlElUKBENoYXQSJS5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlcXVlc3QaJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEmkKCkNoYXRTdHJlYW0SKy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlcXVlc3QaLC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlMAESWAoFRW1iZWQSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USZwoKTGlzdE1vZGVscxIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2USWAoFUHJvYmUSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2ViBnByb3RvMw", [file_llmmesh_v1_chat]);
+  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IlkKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZRITCgt1cHN0cmVhbV9tcxgCIAEoASJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0Il0KIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsSEwoLdXBzdHJlYW1fbXMYAiABKAEiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJcChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2USEwoLdXBzdHJlYW1fbXMYAiABKAEiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAky7wMKDkFkYXB0ZXJTZXJ2aWNlElUKBENoYXQSJS5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlcXVlc3QaJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEmkKCkNoYXRTdHJlYW0SKy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlcXVlc3QaLC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlMAESWAoFRW1iZWQSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USZwoKTGlzdE1vZGVscxIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVzcG9uc2USWAoFUHJvYmUSJi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXF1ZXN0GicubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2ViBnByb3RvMw", [file_llmmesh_v1_chat]);
 
 /**
  * @generated from message llmmesh.v1.AdapterServiceChatRequest
@@ -44,6 +44,14 @@ export type AdapterServiceChatResponse = Message<"llmmesh.v1.AdapterServiceChatR
    * @generated from field: llmmesh.v1.ChatResponse chat = 1;
    */
   chat?: ChatResponse | undefined;
+
+  /**
+   * How long the adapter waited on the upstream (request sent to answer
+   * read), in milliseconds: the part of the request's time the mesh did not add.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -83,6 +91,14 @@ export type AdapterServiceChatStreamResponse = Message<"llmmesh.v1.AdapterServic
    * @generated from field: llmmesh.v1.ChatChunk chunk = 1;
    */
   chunk?: ChatChunk | undefined;
+
+  /**
+   * On the first message only: how long the upstream took to its first
+   * chunk, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -122,6 +138,13 @@ export type AdapterServiceEmbedResponse = Message<"llmmesh.v1.AdapterServiceEmbe
    * @generated from field: llmmesh.v1.EmbedResponse embed = 1;
    */
   embed?: EmbedResponse | undefined;
+
+  /**
+   * How long the adapter waited on the upstream, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
