@@ -49,6 +49,12 @@ export interface AdapterProtocol<Call> {
 export interface OpenedCall<Call> {
   protocol: AdapterProtocol<Call>;
   call: Call;
+  /**
+   * How long the call has waited on its upstream so far, in milliseconds,
+   * for adapters that measure their I/O. Absent: the protocol's whole run
+   * counts as upstream time (a native protocol that is its own upstream).
+   */
+  upstreamMs?: () => number;
 }
 
 /**
@@ -68,21 +74,34 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
   return {
     async chat(req, ctx) {
       const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      return { chat: await protocol.chat(call, target.model, requireChat(req.chat)) };
+      const opened = open(target.provider, ctx);
+      const started = performance.now();
+      const chat = await opened.protocol.chat(opened.call, target.model, requireChat(req.chat));
+      return { chat, upstreamMs: upstreamMsOf(opened, started) };
     },
 
     async *chatStream(req, ctx) {
       const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      for await (const chunk of protocol.chatStream(call, target.model, requireChat(req.chat))) yield { chunk };
+      const opened = open(target.provider, ctx);
+      const started = performance.now();
+      let first = true;
+      for await (const chunk of opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat))) {
+        if (first) {
+          first = false;
+          yield { chunk, upstreamMs: upstreamMsOf(opened, started) };
+        } else {
+          yield { chunk };
+        }
+      }
     },
 
     async embed(req, ctx) {
       const target = requireTarget(req.target);
       if (req.embed === undefined) throw invalid("embed is required", "embed");
-      const { protocol, call } = open(target.provider, ctx);
-      return { embed: await protocol.embed(call, target.model, req.embed) };
+      const opened = open(target.provider, ctx);
+      const started = performance.now();
+      const embed = await opened.protocol.embed(opened.call, target.model, req.embed);
+      return { embed, upstreamMs: upstreamMsOf(opened, started) };
     },
 
     async listModels(req, ctx) {
@@ -123,6 +142,11 @@ export function unknownProtocolError({ adapter, provider, protocol, spoken }: Un
     `provider "${provider}" uses protocol "${protocol}", which ${adapter} does not speak (it speaks: ${[...spoken].join(", ")})`,
     { reason: Reason.ProviderMisconfigured, provider },
   );
+}
+
+/** The upstream time of a call that began at `started`: as the adapter measured it, else all of it. */
+function upstreamMsOf(opened: OpenedCall<unknown>, started: number): number {
+  return opened.upstreamMs?.() ?? performance.now() - started;
 }
 
 function requireTarget(target: Target | undefined): Target {

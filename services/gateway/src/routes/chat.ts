@@ -63,18 +63,18 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
         throw err;
       }
     },
-    render(result, { request }) {
+    render(result, { request }, ctx) {
       if (!result.stream) {
         return {
           kind: "json",
           body: chatResponseToJson(required(result.response.chat, "chat")),
-          headers: servedHeaders(result.response.served),
+          headers: servedHeaders(result.response.served, ctx),
         };
       }
       return {
         kind: "events",
         events: clientChunks(result.first, result.rest, request.includeUsage, result.stop),
-        headers: servedHeaders(result.first.served),
+        headers: servedHeaders(result.first.served, ctx),
       };
     },
   };
