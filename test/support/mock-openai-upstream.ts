@@ -1,8 +1,9 @@
 /**
  * A real HTTP server speaking OpenAI's wire format, for tests that need an
  * upstream model without a key or a network: chat completions (plain and SSE
- * streamed, with tool calls and `stream_options.include_usage` handled the way
- * OpenAI does), embeddings (float and base64) and the model list.
+ * streamed, with tool calls, legacy `functions`/`function_call` answered in
+ * the legacy shape, `logprobs`/`top_logprobs` and `stream_options.include_usage`
+ * handled the way OpenAI does), embeddings (float and base64) and the model list.
  *
  * Answers are deterministic functions of the request (see `mockReplyText`,
  * `mockToolArguments`, `mockEmbedding`), so tests can compute what they expect.
@@ -68,7 +69,9 @@ export type MockScript =
   /** Never answer; the request stays open until the client gives up (counted in `abortedRequests`). */
   | { kind: "hang" }
   /** Streamed chat: send everything including [DONE], then keep the body open `ms` before ending it. */
-  | { kind: "slow-close"; ms: number };
+  | { kind: "slow-close"; ms: number }
+  /** Wait `ms` before answering (normally), as a slow model would. */
+  | { kind: "delay"; ms: number };
 
 /** A running mock upstream. */
 export interface MockOpenAI {
@@ -303,6 +306,7 @@ class MockOpenAIServer implements MockOpenAI {
     }
 
     const script = this.#scripts.shift();
+    if (script?.kind === "delay") await exchange.pause(script.ms);
     if (script?.kind === "http") return exchange.failure(script);
     if (script?.kind === "hang") return; // never answer; the close listener counts the client giving up
     if (script?.kind === "reset" && !(req.method === "POST" && path === "/v1/chat/completions" && isStreamed(text))) {
@@ -379,6 +383,10 @@ class MockOpenAIServer implements MockOpenAI {
       const args = mockToolArguments(tool.parameters, userText);
       return new ChatAnswer({ ...base, toolCall: { id: mockId("call_", `${seq}:${tool.name}`, 24), name: tool.name, arguments: args } });
     }
+    const fn = chosenFunction(body);
+    if (fn !== undefined) {
+      return new ChatAnswer({ ...base, functionCall: { name: fn.name, arguments: mockToolArguments(fn.parameters, userText) } });
+    }
     const limit = firstNumber(body.max_completion_tokens, body.max_tokens);
     let reply = mockReplyText(userText);
     let finishReason = "stop";
@@ -386,7 +394,8 @@ class MockOpenAIServer implements MockOpenAI {
       reply = (reply.match(/\S+/g) ?? []).slice(0, Math.max(0, limit)).join(" ");
       finishReason = "length";
     }
-    return new ChatAnswer({ ...base, text: reply, finishReason });
+    const logprobs = body.logprobs === true ? (typeof body.top_logprobs === "number" ? body.top_logprobs : 0) : undefined;
+    return new ChatAnswer({ ...base, text: reply, finishReason, logprobs });
   }
 
   #embeddings(exchange: Exchange, body: unknown): void {
@@ -441,12 +450,17 @@ class ChatAnswer {
       text?: string;
       finishReason?: string;
       toolCall?: { id: string; name: string; arguments: string };
+      /** A legacy `functions` call, answered as `message.function_call`. */
+      functionCall?: { name: string; arguments: string };
+      /** Set when the request asked for logprobs: how many `top_logprobs` per token. */
+      logprobs?: number;
     },
   ) {}
 
   #completionTokens(): number {
-    const { toolCall, text } = this.a;
-    if (toolCall !== undefined) return fragments(toolCall.arguments).length;
+    const { toolCall, functionCall, text } = this.a;
+    const call = toolCall ?? functionCall;
+    if (call !== undefined) return fragments(call.arguments).length;
     return mockTokenCount(text ?? "") * this.a.choices;
   }
 
@@ -465,21 +479,40 @@ class ChatAnswer {
     return { id: this.a.id, object, created: this.a.created, model: this.a.model, service_tier: "default", system_fingerprint: SYSTEM_FINGERPRINT };
   }
 
+  /** OpenAI's `logprobs` object for a piece of text (one token per piece), or null when not asked for. */
+  #logprobs(pieces: readonly string[]): Record<string, unknown> | null {
+    if (this.a.logprobs === undefined) return null;
+    const top = this.a.logprobs;
+    return { content: pieces.map((piece) => mockLogprob(piece, top)), refusal: null };
+  }
+
+  #finishReason(): string {
+    if (this.a.toolCall) return "tool_calls";
+    if (this.a.functionCall) return "function_call";
+    return this.a.finishReason ?? "stop";
+  }
+
   completion(): Record<string, unknown> {
-    const { toolCall } = this.a;
-    const message = toolCall
-      ? {
-          role: "assistant",
-          content: null,
-          tool_calls: [{ id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: toolCall.arguments } }],
-          refusal: null,
-          annotations: [],
-        }
-      : { role: "assistant", content: this.a.text ?? "", refusal: null, annotations: [] };
-    const finishReason = toolCall ? "tool_calls" : this.a.finishReason ?? "stop";
+    const { toolCall, functionCall } = this.a;
+    let message: Record<string, unknown>;
+    if (toolCall) {
+      message = {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: toolCall.arguments } }],
+        refusal: null,
+        annotations: [],
+      };
+    } else if (functionCall) {
+      message = { role: "assistant", content: null, function_call: { ...functionCall }, refusal: null, annotations: [] };
+    } else {
+      message = { role: "assistant", content: this.a.text ?? "", refusal: null, annotations: [] };
+    }
+    const single = toolCall !== undefined || functionCall !== undefined;
+    const logprobs = single ? null : this.#logprobs(textPieces(this.a.text ?? ""));
     return {
       ...this.#envelope("chat.completion"),
-      choices: Array.from({ length: toolCall ? 1 : this.a.choices }, (_, index) => ({ index, message, logprobs: null, finish_reason: finishReason })),
+      choices: Array.from({ length: single ? 1 : this.a.choices }, (_, index) => ({ index, message, logprobs, finish_reason: this.#finishReason() })),
       usage: this.#usage(),
     };
   }
@@ -487,13 +520,13 @@ class ChatAnswer {
   /** The chunk objects of a streamed answer, the usage chunk last when asked for. */
   chunks(includeUsage: boolean): Record<string, unknown>[] {
     const usageField = includeUsage ? { usage: null } : {};
-    const chunk = (index: number, delta: Record<string, unknown>, finishReason: string | null = null) => ({
+    const chunk = (index: number, delta: Record<string, unknown>, finishReason: string | null = null, logprobs: unknown = null) => ({
       ...this.#envelope("chat.completion.chunk"),
-      choices: [{ index, delta, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index, delta, logprobs, finish_reason: finishReason }],
       ...usageField,
     });
     const out: Record<string, unknown>[] = [];
-    const { toolCall } = this.a;
+    const { toolCall, functionCall } = this.a;
     if (toolCall) {
       out.push(
         chunk(0, {
@@ -504,19 +537,35 @@ class ChatAnswer {
         }),
       );
       for (const piece of fragments(toolCall.arguments)) out.push(chunk(0, { tool_calls: [{ index: 0, function: { arguments: piece } }] }));
-      out.push(chunk(0, {}, "tool_calls"));
+      out.push(chunk(0, {}, this.#finishReason()));
+    } else if (functionCall) {
+      out.push(chunk(0, { role: "assistant", content: null, function_call: { name: functionCall.name, arguments: "" }, refusal: null }));
+      for (const piece of fragments(functionCall.arguments)) out.push(chunk(0, { function_call: { arguments: piece } }));
+      out.push(chunk(0, {}, this.#finishReason()));
     } else {
       const choices = Array.from({ length: this.a.choices }, (_, index) => index);
-      for (const index of choices) out.push(chunk(index, { role: "assistant", content: "", refusal: null }));
-      for (const piece of (this.a.text ?? "").split(/(?<= )/)) {
-        if (piece === "") continue;
-        for (const index of choices) out.push(chunk(index, { content: piece }));
+      const emptyLogprobs = this.#logprobs([]);
+      for (const index of choices) out.push(chunk(index, { role: "assistant", content: "", refusal: null }, null, emptyLogprobs));
+      for (const piece of textPieces(this.a.text ?? "")) {
+        for (const index of choices) out.push(chunk(index, { content: piece }, null, this.#logprobs([piece])));
       }
-      for (const index of choices) out.push(chunk(index, {}, this.a.finishReason ?? "stop"));
+      for (const index of choices) out.push(chunk(index, {}, this.#finishReason()));
     }
     if (includeUsage) out.push({ ...this.#envelope("chat.completion.chunk"), choices: [], usage: this.#usage() });
     return out;
   }
+}
+
+/** The pieces a text streams in (and the mock's logprob tokens): words with their trailing space. */
+function textPieces(text: string): string[] {
+  return text.split(/(?<= )/).filter((piece) => piece !== "");
+}
+
+/** A deterministic logprob entry: the token itself most likely, then `top - 1` made-up alternatives. */
+function mockLogprob(token: string, top: number): Record<string, unknown> {
+  const entry = (t: string, logprob: number) => ({ token: t, logprob, bytes: [...Buffer.from(t, "utf8")] });
+  const alternatives = Array.from({ length: top }, (_, i) => entry(i === 0 ? token : `${token.trim()}~${i}`, -i));
+  return { ...entry(token, 0), top_logprobs: alternatives };
 }
 
 /** One response being written; knows whether the mock itself cut the connection. */
@@ -656,6 +705,18 @@ function fragments(text: string): string[] {
 
 function firstNumber(...values: unknown[]): number | undefined {
   return values.find((v): v is number => typeof v === "number");
+}
+
+/**
+ * The legacy function the mock calls: none without `functions` or with
+ * `function_call: "none"`; the one `function_call` names; else the first.
+ */
+function chosenFunction(body: Record<string, unknown>): { name: string; parameters: unknown } | undefined {
+  if (!Array.isArray(body.functions) || body.functions.length === 0 || body.function_call === "none") return undefined;
+  const functions = body.functions.filter((fn): fn is Record<string, unknown> => isRecord(fn) && typeof fn.name === "string");
+  const forced = isRecord(body.function_call) ? body.function_call.name : undefined;
+  const fn = functions.find((f) => f.name === forced) ?? functions[0];
+  return fn === undefined ? undefined : { name: fn.name as string, parameters: fn.parameters };
 }
 
 /** The tool the mock calls: none when there are no tools or tool_choice is "none"; the forced one; else the first. */

@@ -59,6 +59,12 @@ export interface AdapterProtocol<Call> {
 export interface OpenedCall<Call> {
   protocol: AdapterProtocol<Call>;
   call: Call;
+  /**
+   * How long the call has waited on its upstream so far, in milliseconds,
+   * for adapters that measure their I/O. Absent: the protocol's whole run
+   * counts as upstream time (a native protocol that is its own upstream).
+   */
+  upstreamMs?: () => number;
 }
 
 /**
@@ -79,37 +85,43 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
   return {
     async chat(req, ctx) {
       const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      return { chat: await protocol.chat(call, target.model, requireChat(req.chat)) };
+      const opened = open(target.provider, ctx);
+      const started = performance.now();
+      const chat = await opened.protocol.chat(opened.call, target.model, requireChat(req.chat));
+      return { chat, upstreamMs: upstreamMsOf(opened, started) };
     },
 
     async *chatStream(req, ctx) {
       const target = requireTarget(req.target);
-      const { protocol, call } = open(target.provider, ctx);
-      for await (const chunk of protocol.chatStream(call, target.model, requireChat(req.chat))) yield { chunk };
+      const opened = open(target.provider, ctx);
+      yield* withUpstreamTime(opened, performance.now(), opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat)));
     },
 
     async embed(req, ctx) {
       const target = requireTarget(req.target);
       if (req.embed === undefined) throw invalid("embed is required", "embed");
-      const { protocol, call } = open(target.provider, ctx);
-      return { embed: await protocol.embed(call, target.model, req.embed) };
+      const opened = open(target.provider, ctx);
+      const started = performance.now();
+      const embed = await opened.protocol.embed(opened.call, target.model, req.embed);
+      return { embed, upstreamMs: upstreamMsOf(opened, started) };
     },
 
     async complete(req, ctx) {
       const target = requireTarget(req.target);
       const completion = requireCompletion(req.completion);
-      const { protocol, call } = open(target.provider, ctx);
-      if (protocol.complete === undefined) throw unsupportedError(target, "the completions API");
-      return { completion: await protocol.complete(call, target.model, completion) };
+      const opened = open(target.provider, ctx);
+      if (opened.protocol.complete === undefined) throw unsupportedError(target, "the completions API");
+      const started = performance.now();
+      const answer = await opened.protocol.complete(opened.call, target.model, completion);
+      return { completion: answer, upstreamMs: upstreamMsOf(opened, started) };
     },
 
     async *completeStream(req, ctx) {
       const target = requireTarget(req.target);
       const completion = requireCompletion(req.completion);
-      const { protocol, call } = open(target.provider, ctx);
-      if (protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
-      for await (const chunk of protocol.completeStream(call, target.model, completion)) yield { chunk };
+      const opened = open(target.provider, ctx);
+      if (opened.protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
+      yield* withUpstreamTime(opened, performance.now(), opened.protocol.completeStream(opened.call, target.model, completion));
     },
 
     async listModels(req, ctx) {
@@ -164,6 +176,24 @@ function unsupportedError(target: Target, feature: string): ConnectError {
     provider: target.provider,
     param: "model",
   });
+}
+
+/** A protocol's chunks as stream responses, the first one carrying the upstream's time to it. */
+async function* withUpstreamTime<Chunk>(opened: OpenedCall<unknown>, started: number, chunks: AsyncIterable<Chunk>): AsyncGenerator<{ chunk: Chunk; upstreamMs?: number }> {
+  let first = true;
+  for await (const chunk of chunks) {
+    if (first) {
+      first = false;
+      yield { chunk, upstreamMs: upstreamMsOf(opened, started) };
+    } else {
+      yield { chunk };
+    }
+  }
+}
+
+/** The upstream time of a call that began at `started`: as the adapter measured it, else all of it. */
+function upstreamMsOf(opened: OpenedCall<unknown>, started: number): number {
+  return opened.upstreamMs?.() ?? performance.now() - started;
 }
 
 function requireTarget(target: Target | undefined): Target {

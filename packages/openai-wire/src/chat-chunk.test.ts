@@ -28,6 +28,15 @@ describe("chatChunkFromJson / chatChunkToJson round trip", () => {
       id: "c", object: "chat.completion.chunk", created: 1, model: "m",
       choices: [{ index: 0, delta: { function_call: { arguments: "{\"a\"" } }, logprobs: null, finish_reason: null }],
     }],
+    ["unknown keys in a tool-call fragment and in its function", {
+      id: "c", object: "chat.completion.chunk", created: 1, model: "m",
+      choices: [{
+        index: 0,
+        delta: { tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "f", arguments: "", x_fn: 1 }, x_call: "y" }] },
+        logprobs: null,
+        finish_reason: null,
+      }],
+    }],
     ["two choices (n=2)", {
       id: "c", object: "chat.completion.chunk", created: 1, model: "m",
       choices: [

@@ -33,7 +33,9 @@ import {
   mergeExtra,
   parseStoredJson,
   type AnswerKind,
+  type JsonObject,
 } from "./guards.js";
+import { toolCallExtra } from "./messages.js";
 import type { ChatCompletionChunkJson, ChunkChoiceJson, DeltaJson, ToolCallDeltaJson } from "./types.js";
 
 const CHUNK: AnswerKind = { name: "a chat completion chunk", object: "chat.completion.chunk", list: "choices", listOptional: true };
@@ -84,14 +86,16 @@ function toolCallDeltaFromJson(value: unknown, param: string, position: number):
   const call = create(ToolCallDeltaSchema, { index: indexOrPosition(json, param, position) });
   if (json.id !== undefined && json.id !== null) call.id = expectString(json.id, childParam(param, "id"));
   if (json.type !== undefined && json.type !== null) call.type = expectString(json.type, childParam(param, "type"));
+  let fn: JsonObject | undefined;
   if (json.function !== undefined && json.function !== null) {
     const fp = childParam(param, "function");
-    const fn = expectObject(json.function, fp);
+    fn = expectObject(json.function, fp);
     if (fn.name !== undefined && fn.name !== null) call.name = expectString(fn.name, childParam(fp, "name"));
     if (fn.arguments !== undefined && fn.arguments !== null) {
       call.arguments = expectString(fn.arguments, childParam(fp, "arguments"));
     }
   }
+  call.extraJson = toolCallExtra(json, fn);
   return call;
 }
 
@@ -123,5 +127,5 @@ function toolCallDeltaToJson(call: ToolCallDelta): ToolCallDeltaJson {
     if (call.name !== undefined) out.function.name = call.name;
     if (call.arguments !== undefined) out.function.arguments = call.arguments;
   }
-  return out;
+  return mergeExtra(out, call.extraJson);
 }

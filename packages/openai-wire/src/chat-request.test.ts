@@ -53,6 +53,24 @@ describe("chatRequestFromJson / chatRequestToJson round trip", () => {
     ["tool_choice naming a function", minimal({ tool_choice: { type: "function", function: { name: "f" } } })],
     ["tool_choice none/required", minimal({ tool_choice: "required" })],
     ["response_format json_object and text", minimal({ response_format: { type: "json_object" } })],
+    ["unknown keys at every level of tools, tool calls, tool_choice, response_format", minimal({
+      messages: [
+        user("Hi"),
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}", x_fn: 1 }, x_call: [true] }],
+        },
+        { role: "tool", tool_call_id: "c1", content: "ok" },
+      ],
+      tools: [
+        { type: "function", function: { name: "f", description: null, parameters: { type: "object" }, strict: true, x_def: "d" }, x_tool: { a: 1 } },
+        { type: "custom", custom: { name: "grammar", format: { type: "text" } } },
+      ],
+      tool_choice: { type: "function", function: { name: "f", x_choice_fn: 2 }, x_choice: 3 },
+      response_format: { type: "json_schema", json_schema: { name: "s", strict: true, schema: { type: "object" } }, x_format: null },
+    })],
+    ["tool_choice forms we do not model are kept whole", minimal({ tool_choice: { type: "allowed_tools", allowed_tools: { mode: "auto", tools: [] } } })],
     ["numbers at their bounds", minimal({ temperature: 0, top_p: 0, n: 128, top_logprobs: 0, seed: -9007199254740991, max_tokens: 1 })],
     ["large int64 seed", minimal({ seed: 9007199254740991 })],
     ["unicode everywhere", minimal({ messages: [user("héllo 👋 世界"), { role: "assistant", content: "ok", "x-ü": "✓" }] })],
@@ -68,6 +86,12 @@ describe("chatRequestFromJson / chatRequestToJson round trip", () => {
 });
 
 describe("chatRequestFromJson modelling", () => {
+  it("keeps stream options besides include_usage for the upstream", () => {
+    const out = roundTrip(minimal({ stream: true, stream_options: { include_usage: true, include_obfuscation: false } }));
+    expect(out).toStrictEqual({ ...minimal(), stream_options: { include_obfuscation: false } });
+    expect(roundTrip(minimal({ stream: true, stream_options: { include_usage: true } }))).toStrictEqual(minimal());
+  });
+
   it("models the tools fixture's fields and keeps unknown ones in extraJson", () => {
     const { request, stream } = chatRequestFromJson(fixture("chat-request-tools.json"));
     expect(stream).toBe(true);
@@ -181,7 +205,8 @@ describe("chatRequestFromJson validation", () => {
     ["tool call with object arguments", minimal({ messages: [{ role: "assistant", tool_calls: [{ ...call, function: { name: "f", arguments: {} } }] }] }), "messages[0].tool_calls[0].function.arguments"],
     ["tools not an array", minimal({ tools: {} }), "tools"],
     ["tool not an object", minimal({ tools: ["f"] }), "tools[0]"],
-    ["tool of another type", minimal({ tools: [{ type: "custom", custom: { name: "x" } }] }), "tools[0].type"],
+    ["tool without a type", minimal({ tools: [{ function: { name: "x" } }] }), "tools[0].type"],
+    ["function tool without a function", minimal({ tools: [{ type: "function" }] }), "tools[0].function"],
     ["tool without function", minimal({ tools: [{ type: "function" }] }), "tools[0].function"],
     ["tool without name", minimal({ tools: [{ type: "function", function: { description: "d" } }] }), "tools[0].function.name"],
     ["tool with empty name", minimal({ tools: [{ type: "function", function: { name: "" } }] }), "tools[0].function.name"],
@@ -190,7 +215,7 @@ describe("chatRequestFromJson validation", () => {
     ["tool strict not a boolean", minimal({ tools: [{ type: "function", function: { name: "f", strict: "yes" } }] }), "tools[0].function.strict"],
     ["tool_choice unknown mode", minimal({ tool_choice: "always" }), "tool_choice"],
     ["tool_choice a number", minimal({ tool_choice: 1 }), "tool_choice"],
-    ["tool_choice object of another type", minimal({ tool_choice: { type: "file_search" } }), "tool_choice.type"],
+    ["tool_choice object without a type", minimal({ tool_choice: { function: { name: "f" } } }), "tool_choice.type"],
     ["tool_choice without function", minimal({ tool_choice: { type: "function" } }), "tool_choice.function"],
     ["tool_choice without function name", minimal({ tool_choice: { type: "function", function: {} } }), "tool_choice.function.name"],
     ["parallel_tool_calls not a boolean", minimal({ parallel_tool_calls: "true" }), "parallel_tool_calls"],

@@ -4,7 +4,8 @@
  * Lossless by construction: every top-level key is either modelled or kept
  * in `extraJson`, and so is every value the proto cannot express (an
  * explicit `null`, an empty list or map), so rendering a parsed body gives
- * back the body the client sent, minus `stream` and `stream_options`.
+ * back the body the client sent, minus `stream` and `stream_options` (of
+ * which only keys other than `include_usage` are kept, under `stream_options`).
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -14,6 +15,7 @@ import {
   ToolChoiceSchema,
   ToolSchema,
   type ChatRequest,
+  type FunctionDefinition,
   type ResponseFormat,
   type Tool,
   type ToolChoice,
@@ -28,10 +30,13 @@ import {
   expectObject,
   expectString,
   ExtraFields,
+  hasOnlyKeys,
   int64ToNumber,
   mergeExtra,
   parseStoredJson,
+  unmodelledKeys,
 } from "./guards.js";
+import { nullKept, readFields, type FieldReaders } from "./fields.js";
 import { messageFromJson, messageToJson } from "./messages.js";
 import type { ChatCompletionRequestJson, FunctionDefinitionJson, ResponseFormatJson, ToolChoiceJson, ToolJson } from "./types.js";
 
@@ -150,7 +155,7 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
         stream = expectBoolean(v, key);
         break;
       case "stream_options":
-        parseStreamOptions(v, req);
+        parseStreamOptions(v, req, extra);
         break;
       default:
         extra.set(key, v);
@@ -209,43 +214,67 @@ function parseMetadata(v: unknown): Record<string, string> {
   return out;
 }
 
-/** `stream_options`, of which only `include_usage` is modelled (shared with completions). */
-export function parseStreamOptions(v: unknown, req: { includeUsage: boolean }): void {
+/**
+ * `include_usage` is modelled; other stream options (`include_obfuscation`)
+ * are kept for the upstream, which gets them with `include_usage` forced on.
+ * Shared with completions.
+ */
+export function parseStreamOptions(v: unknown, req: { includeUsage: boolean }, extra: ExtraFields): void {
   const options = expectObject(v, "stream_options");
   const include = options.include_usage;
   if (include !== undefined && include !== null) {
     req.includeUsage = expectBoolean(include, "stream_options.include_usage");
   }
+  const others = unmodelledKeys(options, ["include_usage"]);
+  if (others !== undefined) extra.set("stream_options", others);
 }
+
+/**
+ * Tools of type `function` are modelled and checked; other types (`custom`,
+ * and whatever OpenAI adds) pass through with their definition in
+ * `extraJson`, for upstreams that know them (native adapters refuse them).
+ */
+const TOOL_READERS: FieldReaders<Tool> = {
+  type: (m, v, p) => { m.type = expectString(v, p); },
+  function: (m, v, p) => { m.function = functionDefinitionFromJson(v, p); },
+};
+
+/** An explicit null in an optional field is kept, so the upstream sees it as sent. */
+const FUNCTION_READERS: FieldReaders<FunctionDefinition> = {
+  name: (m, v, p) => {
+    m.name = expectString(v, p);
+    if (m.name.length === 0) throw new WireError(`Invalid '${p}': expected a non-empty string.`, p);
+  },
+  description: nullKept((m, v, p) => { m.description = expectString(v, p); }),
+  parameters: nullKept((m, v, p) => { m.parametersJson = JSON.stringify(expectObject(v, p)); }),
+  strict: nullKept((m, v, p) => { m.strict = expectBoolean(v, p); }),
+};
 
 function toolFromJson(value: unknown, param: string): Tool {
-  const json = expectObject(value, param);
+  const tool = readFields(expectObject(value, param), create(ToolSchema), TOOL_READERS, param);
   const typeParam = childParam(param, "type");
-  const type = expectString(json.type, typeParam);
-  if (type !== "function") {
-    throw new WireError(`Invalid '${typeParam}': only 'function' tools are supported, got '${type}'.`, typeParam);
+  if (tool.type === "") throw new WireError(`Missing required parameter: '${typeParam}'.`, typeParam);
+  if (tool.type === "function" && tool.function === undefined) {
+    const fnParam = childParam(param, "function");
+    throw new WireError(`Missing required parameter: '${fnParam}'.`, fnParam);
   }
-  const fnParam = childParam(param, "function");
-  const fn = expectObject(json.function, fnParam);
-  const name = expectString(fn.name, childParam(fnParam, "name"));
-  if (name.length === 0) {
-    throw new WireError(`Invalid '${childParam(fnParam, "name")}': expected a non-empty string.`, childParam(fnParam, "name"));
-  }
-  const def = create(FunctionDefinitionSchema, { name });
-  // An explicit null in an optional tool field means "not set"; the proto has
-  // nowhere to keep it and the upstream treats both the same.
-  if (fn.description !== undefined && fn.description !== null) {
-    def.description = expectString(fn.description, childParam(fnParam, "description"));
-  }
-  if (fn.parameters !== undefined && fn.parameters !== null) {
-    def.parametersJson = JSON.stringify(expectObject(fn.parameters, childParam(fnParam, "parameters")));
-  }
-  if (fn.strict !== undefined && fn.strict !== null) {
-    def.strict = expectBoolean(fn.strict, childParam(fnParam, "strict"));
-  }
-  return create(ToolSchema, { type, function: def });
+  return tool;
 }
 
+function functionDefinitionFromJson(value: unknown, param: string): FunctionDefinition {
+  const fn = readFields(expectObject(value, param), create(FunctionDefinitionSchema), FUNCTION_READERS, param);
+  if (fn.name === "") {
+    const nameParam = childParam(param, "name");
+    throw new WireError(`Missing required parameter: '${nameParam}'.`, nameParam);
+  }
+  return fn;
+}
+
+/**
+ * `"auto"`/`"none"`/`"required"` and `{"type":"function","function":{"name"}}`
+ * are modelled; any other object (`allowed_tools`, `custom`, or a named
+ * function with more keys) is kept whole, for the upstream to judge.
+ */
 function toolChoiceFromJson(v: unknown): ToolChoice {
   const param = "tool_choice";
   if (typeof v === "string") {
@@ -255,39 +284,48 @@ function toolChoiceFromJson(v: unknown): ToolChoice {
     return create(ToolChoiceSchema, { choice: { case: "mode", value: v } });
   }
   const json = expectObject(v, param);
-  if (json.type !== "function") {
-    throw new WireError(`Invalid '${param}.type': expected 'function'.`, `${param}.type`);
+  const type = expectString(json.type, `${param}.type`);
+  if (type === "function") {
+    const fn = expectObject(json.function, `${param}.function`);
+    const name = expectString(fn.name, `${param}.function.name`);
+    if (hasOnlyKeys(json, ["type", "function"]) && hasOnlyKeys(fn, ["name"])) {
+      return create(ToolChoiceSchema, { choice: { case: "functionName", value: name } });
+    }
   }
-  const fn = expectObject(json.function, `${param}.function`);
-  const name = expectString(fn.name, `${param}.function.name`);
-  return create(ToolChoiceSchema, { choice: { case: "functionName", value: name } });
+  return create(ToolChoiceSchema, { choice: { case: "otherJson", value: JSON.stringify(json) } });
 }
+
+/** `json_schema` is required for type `json_schema`; other keys and explicit nulls are kept. */
+const RESPONSE_FORMAT_READERS: FieldReaders<ResponseFormat> = {
+  type: (m, v, p) => {
+    m.type = expectString(v, p);
+    if (!RESPONSE_FORMAT_TYPES.has(m.type)) {
+      throw new WireError(`Invalid '${p}': expected 'text', 'json_object' or 'json_schema', got '${m.type}'.`, p);
+    }
+  },
+  json_schema: nullKept((m, v, p) => {
+    const schema = expectObject(v, p);
+    m.jsonSchemaJson = JSON.stringify(schema);
+  }),
+};
 
 function responseFormatFromJson(v: unknown): ResponseFormat {
   const param = "response_format";
-  const json = expectObject(v, param);
-  const type = expectString(json.type, `${param}.type`);
-  if (!RESPONSE_FORMAT_TYPES.has(type)) {
-    throw new WireError(
-      `Invalid '${param}.type': expected 'text', 'json_object' or 'json_schema', got '${type}'.`,
-      `${param}.type`,
-    );
-  }
-  const format = create(ResponseFormatSchema, { type });
-  if (type === "json_schema") {
-    const schema = expectObject(json.json_schema, `${param}.json_schema`);
-    expectString(schema.name, `${param}.json_schema.name`);
-    format.jsonSchemaJson = JSON.stringify(schema);
-  } else if (json.json_schema !== undefined && json.json_schema !== null) {
-    format.jsonSchemaJson = JSON.stringify(expectObject(json.json_schema, `${param}.json_schema`));
+  const format = readFields(expectObject(v, param), create(ResponseFormatSchema), RESPONSE_FORMAT_READERS, param);
+  if (format.type === "") throw new WireError(`Missing required parameter: '${param}.type'.`, `${param}.type`);
+  if (format.type === "json_schema") {
+    const schemaParam = `${param}.json_schema`;
+    if (format.jsonSchemaJson === undefined) throw new WireError(`Missing required parameter: '${schemaParam}'.`, schemaParam);
+    expectString((JSON.parse(format.jsonSchemaJson) as Record<string, unknown>).name, `${schemaParam}.name`);
   }
   return format;
 }
 
 /**
  * The body to send an OpenAI-compatible upstream: every modelled field plus
- * `extraJson` merged back, `model` from `req.model`. It carries no
- * `stream`/`stream_options`: the caller adds them.
+ * `extraJson` merged back, `model` from `req.model`. It carries no `stream`
+ * and no `stream_options.include_usage`: the caller sets them (stream options
+ * the client sent besides `include_usage` are there, for a streamed call).
  */
 export function chatRequestToJson(req: ChatRequest): Record<string, unknown> {
   const out: ChatCompletionRequestJson = {
@@ -321,23 +359,28 @@ export function chatRequestToJson(req: ChatRequest): Record<string, unknown> {
 }
 
 function toolToJson(tool: Tool): ToolJson {
+  const out: ToolJson = { type: tool.type };
   const fn = tool.function;
-  const def: FunctionDefinitionJson = { name: fn?.name ?? "" };
-  if (fn?.description !== undefined) def.description = fn.description;
-  if (fn?.parametersJson !== undefined) def.parameters = parseStoredJson(fn.parametersJson) as Record<string, unknown>;
-  if (fn?.strict !== undefined) def.strict = fn.strict;
-  return { type: "function", function: def };
+  if (fn !== undefined) {
+    const def: FunctionDefinitionJson = { name: fn.name };
+    if (fn.description !== undefined) def.description = fn.description;
+    if (fn.parametersJson !== undefined) def.parameters = parseStoredJson(fn.parametersJson) as Record<string, unknown>;
+    if (fn.strict !== undefined) def.strict = fn.strict;
+    out.function = mergeExtra(def, fn.extraJson);
+  }
+  return mergeExtra(out, tool.extraJson);
 }
 
 function toolChoiceToJson(choice: ToolChoice): ToolChoiceJson | undefined {
   const c = choice.choice;
   if (c.case === "mode") return c.value as ToolChoiceJson;
   if (c.case === "functionName") return { type: "function", function: { name: c.value } };
+  if (c.case === "otherJson") return parseStoredJson(c.value) as ToolChoiceJson;
   return undefined;
 }
 
 function responseFormatToJson(format: ResponseFormat): ResponseFormatJson {
   const out: ResponseFormatJson = { type: format.type };
   if (format.jsonSchemaJson !== undefined) out.json_schema = parseStoredJson(format.jsonSchemaJson) as Record<string, unknown>;
-  return out;
+  return mergeExtra(out, format.extraJson);
 }

@@ -53,6 +53,10 @@ describe("chatResponseFromJson / chatResponseToJson round trip", () => {
     ["legacy function_call answer", answer({}, {
       role: "assistant", content: null, refusal: null, function_call: { name: "f", arguments: "{\"a\":1}" },
     })],
+    ["unknown keys in a tool call and in its function", answer({}, {
+      role: "assistant", content: null, refusal: null,
+      tool_calls: [{ id: "call_1", type: "function", function: { name: "f", arguments: "{}", x_fn: [1] }, x_call: { a: null } }],
+    })],
     ["provider-specific usage counters", answer({
       usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12, prompt_cache_hit_tokens: 8, prompt_cache_miss_tokens: 2 },
     })],

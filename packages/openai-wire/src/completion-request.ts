@@ -100,7 +100,7 @@ export function completionRequestFromJson(body: unknown): ParsedCompletionReques
         stream = expectBoolean(v, key);
         break;
       case "stream_options":
-        parseStreamOptions(v, req);
+        parseStreamOptions(v, req, extra);
         break;
       default:
         extra.set(key, v);

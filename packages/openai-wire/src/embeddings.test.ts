@@ -82,10 +82,10 @@ describe("embedResponseFromJson / embedResponseToJson", () => {
     expect(b64.data[0]?.vector).toEqual([]);
   });
 
-  it("keeps fields OpenAI does not send (completion_tokens, id) from compatible upstreams", () => {
+  it("keeps fields OpenAI does not send (completion_tokens, id, per-vector fields) from compatible upstreams", () => {
     const json = {
       id: "emb-1", object: "list", model: "bge-m3",
-      data: [{ object: "embedding", index: 0, embedding: [0.5] }],
+      data: [{ object: "embedding", index: 0, embedding: [0.5], x_norm: 1 }],
       usage: { prompt_tokens: 2, completion_tokens: 0, total_tokens: 2 },
     };
     expect(embedResponseToJson(embedResponseFromJson(structuredClone(json)))).toStrictEqual(json);

@@ -26,6 +26,7 @@ import {
   int64ToNumber,
   isObject,
   mergeExtra,
+  unmodelledKeys,
   type AnswerKind,
 } from "./guards.js";
 import { textInputFromJson, textInputToJson } from "./text-input.js";
@@ -112,14 +113,16 @@ export function embedResponseFromJson(json: unknown): EmbedResponse {
 function embeddingFromJson(value: unknown, param: string, position: number): Embedding {
   const json = expectObject(value, param);
   const index = indexOrPosition(json, param, position);
+  const unknown = unmodelledKeys(json, ["object", "index", "embedding"]);
+  const extraJson = unknown === undefined ? "" : JSON.stringify(unknown);
   const vector = json.embedding;
   const p = childParam(param, "embedding");
-  if (typeof vector === "string") return create(EmbeddingSchema, { index, base64: vector });
+  if (typeof vector === "string") return create(EmbeddingSchema, { index, base64: vector, extraJson });
   const list = expectArray(vector, p);
   for (let i = 0; i < list.length; i++) {
     if (typeof list[i] !== "number") throw new WireError(`Invalid '${p}[${i}]': expected a number.`, `${p}[${i}]`);
   }
-  return create(EmbeddingSchema, { index, vector: list as number[] });
+  return create(EmbeddingSchema, { index, vector: list as number[], extraJson });
 }
 
 /** Renders an embeddings answer for a client (`"object":"list"`). */
@@ -134,5 +137,5 @@ export function embedResponseToJson(res: EmbedResponse): Record<string, unknown>
 }
 
 function embeddingToJson(e: Embedding): EmbeddingJson {
-  return { object: "embedding", index: int64ToNumber(e.index), embedding: e.base64 ?? e.vector };
+  return mergeExtra({ object: "embedding", index: int64ToNumber(e.index), embedding: e.base64 ?? e.vector }, e.extraJson);
 }

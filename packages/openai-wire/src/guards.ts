@@ -147,15 +147,40 @@ export class ExtraFields {
  * Merges a stored `extra_json` object into a rendered wire object. Modelled
  * fields already in `target` win: extra fields only fill keys the proto did
  * not render (an explicit `null`, an empty list, a field we do not model).
+ * One level down the same holds: an extra object under a key whose rendered
+ * value is an object fills that object's missing keys, so a message that
+ * models a nested object (a tool call's `function`) keeps its unknown keys
+ * in its own `extra_json` under the nested object's key.
  */
 export function mergeExtra<T extends JsonObject>(target: T, extraJson: string): T {
   if (extraJson === "") return target;
   const extra: unknown = JSON.parse(extraJson);
   if (!isObject(extra)) return target;
-  for (const key of Object.keys(extra)) {
-    if (!Object.prototype.hasOwnProperty.call(target, key)) setOwn(target as JsonObject, key, extra[key]);
-  }
+  fillMissing(target, extra, true);
   return target;
+}
+
+function fillMissing(target: JsonObject, extra: JsonObject, nested: boolean): void {
+  for (const key of Object.keys(extra)) {
+    const value = extra[key];
+    if (!Object.prototype.hasOwnProperty.call(target, key)) setOwn(target, key, value);
+    else if (nested && isObject(value) && isObject(target[key])) fillMissing(target[key], value, false);
+  }
+}
+
+/**
+ * Collects the keys of a nested wire object (a tool call's `function`) that
+ * are not in `modelled`, for its owner's `extra_json` under the object's own
+ * key; `mergeExtra` puts them back. Undefined when there are none.
+ */
+export function unmodelledKeys(json: JsonObject, modelled: readonly string[]): JsonObject | undefined {
+  let out: JsonObject | undefined;
+  for (const key of Object.keys(json)) {
+    if (modelled.includes(key)) continue;
+    out ??= {};
+    setOwn(out, key, json[key]);
+  }
+  return out;
 }
 
 /** Parses a JSON-valued proto field (schemas, logprobs, legacy function calls) back into a value. */

@@ -21,6 +21,8 @@ import {
   isObject,
   mergeExtra,
   parseStoredJson,
+  unmodelledKeys,
+  type JsonObject,
 } from "./guards.js";
 import type { ChatMessageJson, ToolCallJson } from "./types.js";
 
@@ -129,33 +131,54 @@ function checkRequestMessage(msg: Message, param: string, hasCalls: boolean): vo
  * Parses a completed tool call. Strict (client input): id, type,
  * function.name and function.arguments must all be strings. Lenient
  * (upstream answers): a missing id or type is tolerated, and arguments sent
- * as an object (some compatible servers do) are serialised.
+ * as an object (some compatible servers do) are serialised. Keys we do not
+ * model, at the top or inside `function`, are kept in `extraJson`.
  */
 export function toolCallFromJson(value: unknown, param: string, strict: boolean): ToolCall {
   const json = expectObject(value, param);
   const fnParam = childParam(param, "function");
   const fn = expectObject(json.function, fnParam);
   const name = expectString(fn.name, childParam(fnParam, "name"));
-  if (strict) {
-    return create(ToolCallSchema, {
-      id: expectString(json.id, childParam(param, "id")),
-      type: expectString(json.type, childParam(param, "type")),
-      name,
-      arguments: expectString(fn.arguments, childParam(fnParam, "arguments")),
-    });
+  const call = strict
+    ? create(ToolCallSchema, {
+        id: expectString(json.id, childParam(param, "id")),
+        type: expectString(json.type, childParam(param, "type")),
+        name,
+        arguments: expectString(fn.arguments, childParam(fnParam, "arguments")),
+      })
+    : create(ToolCallSchema, {
+        id: json.id === undefined || json.id === null ? "" : expectString(json.id, childParam(param, "id")),
+        type: json.type === undefined || json.type === null ? "function" : expectString(json.type, childParam(param, "type")),
+        name,
+        arguments: lenientArguments(fn.arguments, childParam(fnParam, "arguments")),
+      });
+  call.extraJson = toolCallExtra(json, fn);
+  return call;
+}
+
+function lenientArguments(args: unknown, param: string): string {
+  if (isObject(args)) return JSON.stringify(args);
+  return args === undefined || args === null ? "" : expectString(args, param);
+}
+
+/**
+ * The keys of a tool call (or of a streamed fragment of one) beyond `id`,
+ * `type`, `index` and `function.{name,arguments}`, as `extraJson`: the
+ * function's own under the key "function", which `mergeExtra` puts back.
+ */
+export function toolCallExtra(json: JsonObject, fn: JsonObject | undefined): string {
+  const extra = new ExtraFields();
+  for (const key of Object.keys(json)) {
+    if (key !== "id" && key !== "type" && key !== "function" && key !== "index") extra.set(key, json[key]);
   }
-  const args = fn.arguments;
-  return create(ToolCallSchema, {
-    id: json.id === undefined || json.id === null ? "" : expectString(json.id, childParam(param, "id")),
-    type: json.type === undefined || json.type === null ? "function" : expectString(json.type, childParam(param, "type")),
-    name,
-    arguments: isObject(args) ? JSON.stringify(args) : args === undefined || args === null ? "" : expectString(args, childParam(fnParam, "arguments")),
-  });
+  const fnExtra = fn === undefined ? undefined : unmodelledKeys(fn, ["name", "arguments"]);
+  if (fnExtra !== undefined) extra.set("function", fnExtra);
+  return extra.toJson();
 }
 
 /** Renders a completed tool call. */
 export function toolCallToJson(call: ToolCall): ToolCallJson {
-  return { id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } };
+  return mergeExtra({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }, call.extraJson);
 }
 
 /**

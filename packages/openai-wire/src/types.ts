@@ -22,7 +22,7 @@ export type OtherPartJson = { type: string } & Passthrough;
 export type ContentPartJson = TextPartJson | ImageUrlPartJson | InputAudioPartJson | FilePartJson | OtherPartJson;
 
 /** A completed tool call on an assistant message. */
-export type ToolCallJson = { id: string; type: string; function: { name: string; arguments: string } };
+export type ToolCallJson = { id: string; type: string; function: { name: string; arguments: string } & Passthrough } & Passthrough;
 
 /** One chat message, in a request or in a response's `choices[].message`. */
 export type ChatMessageJson = {
@@ -41,16 +41,16 @@ export type FunctionDefinitionJson = {
   description?: string;
   parameters?: Record<string, unknown>;
   strict?: boolean;
-};
+} & Passthrough;
 
-/** An entry of the request's `tools`. */
-export type ToolJson = { type: "function"; function: FunctionDefinitionJson };
+/** An entry of the request's `tools`: a function, or a tool of another type (`custom`) passed through. */
+export type ToolJson = { type: string; function?: FunctionDefinitionJson } & Passthrough;
 
 /** The request's `tool_choice`. */
-export type ToolChoiceJson = "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+export type ToolChoiceJson = "auto" | "none" | "required" | ({ type: string; function?: { name: string } } & Passthrough);
 
 /** The request's `response_format`. */
-export type ResponseFormatJson = { type: string; json_schema?: Record<string, unknown> };
+export type ResponseFormatJson = { type: string; json_schema?: Record<string, unknown> } & Passthrough;
 
 /** A `/v1/chat/completions` request body. */
 export type ChatCompletionRequestJson = {
@@ -115,8 +115,8 @@ export type ToolCallDeltaJson = {
   index: number;
   id?: string;
   type?: string;
-  function?: { name?: string; arguments?: string };
-};
+  function?: { name?: string; arguments?: string } & Passthrough;
+} & Passthrough;
 
 /** What one chunk adds to a choice's message. */
 export type DeltaJson = {
@@ -143,7 +143,7 @@ export type EmbeddingRequestJson = {
 } & Passthrough;
 
 /** One vector of an embeddings answer: floats, or base64 of little-endian float32s. */
-export type EmbeddingJson = { object: "embedding"; index: number; embedding: number[] | string };
+export type EmbeddingJson = { object: "embedding"; index: number; embedding: number[] | string } & Passthrough;
 
 /** A `/v1/embeddings` answer. */
 export type EmbeddingResponseJson = {

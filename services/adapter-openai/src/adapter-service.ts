@@ -41,7 +41,8 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
     if (protocol === undefined) {
       throw unknownProtocolError({ adapter: "adapter-openai", provider: provider.name, protocol: provider.protocol, spoken: protocols.keys() });
     }
-    return { protocol, call: createCall(provider, ctx.signal, upstream, logger) };
+    const call = createCall(provider, ctx.signal, upstream, logger);
+    return { protocol, call, upstreamMs: () => call.waitedMs };
   };
 
   return {
@@ -54,11 +55,18 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
 }
 
 /** Binds one provider, cancellation signal and the shared pools into the call a protocol uses. */
-function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: UpstreamClient, logger: Logger): UpstreamCall {
+function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: UpstreamClient, logger: Logger): UpstreamCall & { readonly waitedMs: number } {
+  let waitedMs = 0;
   return {
     provider,
     signal,
     logger,
+    get waitedMs() {
+      return waitedMs;
+    },
+    waited(since) {
+      waitedMs += performance.now() - since;
+    },
     async send(request) {
       const started = performance.now();
       const response = await upstream.send(
@@ -72,6 +80,7 @@ function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: U
         },
         provider.name,
       );
+      waitedMs += performance.now() - started;
       // Never log headers or bodies: they hold the key and the user's data.
       logger.debug("upstream answered", {
         provider: provider.name,
@@ -82,7 +91,14 @@ function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: U
       });
       return response;
     },
-    readText: (response) => readBodyText(response, provider.name, signal),
+    async readText(response) {
+      const started = performance.now();
+      try {
+        return await readBodyText(response, provider.name, signal);
+      } finally {
+        waitedMs += performance.now() - started;
+      }
+    },
     failure: (err) => transportFailure(err, provider.name, signal),
   };
 }

@@ -39,8 +39,8 @@ export interface EndpointSpec<Parsed, Result> {
   parse(input: EndpointInput): Parsed;
   /** The router call; `ctx.callOptions` carries the request id, credentials and cancellation. */
   call(parsed: Parsed, ctx: RequestContext): Promise<Result>;
-  /** llmmesh.v1 answer → what the client receives. */
-  render(result: Result, parsed: Parsed): Reply;
+  /** llmmesh.v1 answer → what the client receives (`ctx` for headers that depend on the request, such as timing). */
+  render(result: Result, parsed: Parsed, ctx: RequestContext): Reply;
 }
 
 /** A ready-to-serve endpoint. Never rejects: every failure has been answered. */
@@ -69,7 +69,7 @@ export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result
         body = parseJsonObject(await readBody(req, limit, ctx.signal), req.headers["content-type"]);
       }
       const parsed = spec.parse({ body, params });
-      const reply = spec.render(await spec.call(parsed, ctx), parsed);
+      const reply = spec.render(await spec.call(parsed, ctx), parsed, ctx);
       if (reply.kind === "json") {
         writeJson(res, ctx, 200, reply.body, reply.headers);
       } else {

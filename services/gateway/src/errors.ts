@@ -35,7 +35,17 @@ const BY_CODE: ReadonlyMap<Code, Mapping> = new Map([
 ]);
 
 const TOO_LARGE: Mapping = { status: 413, type: ErrorType.InvalidRequest, code: "request_too_large" };
+/** An upstream's 422: the SDKs have their own class for it (UnprocessableEntityError). */
+const UNPROCESSABLE: Mapping = { status: 422, type: ErrorType.InvalidRequest, code: null };
 const UPSTREAM_FAILED: Mapping = { status: 502, type: ErrorType.Api, code: "upstream_error" };
+/**
+ * Upstream 5xx statuses passed on as they are (an overloaded upstream's 503
+ * stays a 503); any other upstream failure (a 2xx we could not read, a
+ * provider that refused the mesh's own key) is a 502.
+ */
+const UPSTREAM_FAILED_AS_SENT: ReadonlyMap<number, Mapping> = new Map(
+  [500, 502, 503].map((status) => [status, { ...UPSTREAM_FAILED, status }]),
+);
 
 /** Reasons too vague to be a better `code` than the table's (the status already says "upstream"). */
 const GENERIC_REASONS: ReadonlySet<string> = new Set([Reason.InvalidRequest, Reason.Internal, Reason.UpstreamError, ""]);
@@ -95,14 +105,16 @@ function mappingFor(code: Code, detail: ErrorDetail | undefined, upstreamStatus:
   switch (code) {
     case Code.ResourceExhausted:
       return upstreamStatus === 413 || detail?.reason.includes("too_large") ? TOO_LARGE : BY_CODE.get(code);
+    case Code.InvalidArgument:
+      return upstreamStatus === 422 ? UNPROCESSABLE : BY_CODE.get(code);
     case Code.Unavailable:
-      return upstreamStatus ? UPSTREAM_FAILED : BY_CODE.get(code);
+      return upstreamStatus ? upstreamFailure(upstreamStatus) : BY_CODE.get(code);
     case Code.Internal:
     case Code.Unknown:
     case Code.DataLoss:
-      // An upstream's fault is a 502 the client may read; otherwise it is
+      // An upstream's fault is a 5xx the client may read; otherwise it is
       // our own bug, and the client learns nothing specific.
-      return upstreamStatus || detail?.reason === Reason.UpstreamError ? UPSTREAM_FAILED : undefined;
+      return upstreamStatus || detail?.reason === Reason.UpstreamError ? upstreamFailure(upstreamStatus) : undefined;
     default:
       return BY_CODE.get(code);
   }
@@ -111,10 +123,14 @@ function mappingFor(code: Code, detail: ErrorDetail | undefined, upstreamStatus:
 /**
  * The `code` field: for client errors the upstream's own code wins (e.g.
  * `context_length_exceeded`, which SDK users test for); then a specific
- * reason; then the table's default. A 502 always says `upstream_error`.
+ * reason; then the table's default. An upstream failure (5xx) always says `upstream_error`.
  */
+function upstreamFailure(upstreamStatus: number): Mapping {
+  return UPSTREAM_FAILED_AS_SENT.get(upstreamStatus) ?? UPSTREAM_FAILED;
+}
+
 function codeFor(mapping: Mapping, detail: ErrorDetail | undefined): string | null {
-  if (mapping === UPSTREAM_FAILED || !detail) return mapping.code;
+  if (mapping.code === UPSTREAM_FAILED.code || !detail) return mapping.code;
   if (mapping.status < 500 && detail.upstreamCode) return detail.upstreamCode;
   if (GENERIC_REASONS.has(detail.reason)) return mapping.code;
   return REASON_AS_CODE.get(detail.reason) ?? detail.reason;

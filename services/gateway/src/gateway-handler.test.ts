@@ -149,6 +149,20 @@ describe("gateway over HTTP/1.1", () => {
       expect(res.headers.get("x-llmmesh-attempts")).toBe("2");
       expect(res.headers.get("access-control-expose-headers")).toContain("x-llmmesh-served-by");
     });
+
+    it("reports the mesh's own time: its elapsed time minus the upstream's, never below zero", async () => {
+      gw.fake.chat = () => ({ chat: chatResponse("ok"), served: { ...SERVED, upstreamMs: 0 } });
+      const started = performance.now();
+      const res = await post(gw, "/v1/chat/completions", CHAT_BODY);
+      const elapsed = performance.now() - started;
+      const overhead = Number(res.headers.get("x-llmmesh-overhead-ms"));
+      expect(overhead).toBeGreaterThan(0);
+      expect(overhead).toBeLessThanOrEqual(elapsed + 0.01);
+      // An upstream time beyond the gateway's own elapsed time (impossible, but a peer may be wrong) is clamped.
+      gw.fake.chat = () => ({ chat: chatResponse("ok"), served: { ...SERVED, upstreamMs: 1e9 } });
+      const clamped = await post(gw, "/v1/chat/completions", CHAT_BODY);
+      expect(clamped.headers.get("x-llmmesh-overhead-ms")).toBe("0.00");
+    });
   });
 
   describe("request bodies", () => {

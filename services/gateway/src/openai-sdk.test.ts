@@ -171,7 +171,7 @@ describe("gateway through the official openai SDK", () => {
       [meshError(Code.PermissionDenied, "Model not allowed for this key", { reason: Reason.ModelNotAllowed }), OpenAI.PermissionDeniedError, 403, "permission_error", "model_not_allowed"],
       [meshError(Code.NotFound, "The model 'nope' does not exist", { reason: Reason.ModelNotFound, param: "model" }), OpenAI.NotFoundError, 404, "invalid_request_error", "model_not_found"],
       [meshError(Code.ResourceExhausted, "Rate limit exceeded", { reason: Reason.RateLimited, retryAfterMs: 1200n }), OpenAI.RateLimitError, 429, "rate_limit_error", "rate_limit_exceeded"],
-      [meshError(Code.Internal, "Upstream answered 500", { reason: Reason.UpstreamError, upstreamStatus: 500 }), OpenAI.InternalServerError, 502, "api_error", "upstream_error"],
+      [meshError(Code.Internal, "Upstream answered 500", { reason: Reason.UpstreamError, upstreamStatus: 500 }), OpenAI.InternalServerError, 500, "api_error", "upstream_error"],
       [meshError(Code.DeadlineExceeded, "Upstream timed out", { reason: Reason.UpstreamTimeout }), OpenAI.InternalServerError, 504, "api_error", "upstream_timeout"],
     ])("%#: maps to the right class and status", async (thrown, ErrorClass, status, type, code) => {
       gw.fake.chat = () => {

@@ -19,6 +19,8 @@ export class RequestContext {
   readonly path: string;
   /** HTTP/1.x needs `connection` headers; HTTP/2 forbids them. */
   readonly isHttp1: boolean;
+  /** `performance.now()` when the request arrived: where the mesh's own time starts. */
+  readonly startedAt = performance.now();
   /** The caller's bearer token, kept only to scrub it from error messages. */
   readonly apiKey: string | undefined;
   /** Headers and signal for every router call made for this request. */

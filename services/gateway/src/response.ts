@@ -5,7 +5,7 @@ import type { GatewayResponse } from "./http.js";
 import type { RequestContext } from "./request-context.js";
 
 /** Response headers a browser client may read (CORS hides all but a few otherwise). */
-const EXPOSED_HEADERS = [Header.RequestId, Header.ServedBy, Header.Attempts, Header.RetryAfter, Header.RetryAfterMs].join(", ");
+const EXPOSED_HEADERS = [Header.RequestId, Header.ServedBy, Header.Attempts, Header.OverheadMs, Header.RetryAfter, Header.RetryAfterMs].join(", ");
 
 /** Headers on every gateway response: CORS and the request id. */
 export function commonHeaders(ctx: RequestContext): OutgoingHttpHeaders {

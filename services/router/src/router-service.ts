@@ -77,7 +77,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
   async function serveUnary<T>(
     ctx: HandlerContext,
     admitted: AdmissionRequest,
-    call: (client: AdapterClient, planned: PlannedTarget, options: AttemptCallOptions, route: Route) => Promise<{ value: T; usage: Usage | undefined }>,
+    call: (client: AdapterClient, planned: PlannedTarget, options: AttemptCallOptions, route: Route) => Promise<UnaryAnswer<T>>,
   ): Promise<{ value: T; served: Served }> {
     const route = await openRoute(routeDeps, deps.config.current(), ctx, admitted);
     try {
@@ -85,7 +85,8 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       const usage = result.ok ? result.value.usage : undefined;
       settle({ admission: route.admission, model: admitted.model, target: result.target?.target, usage, succeeded: result.ok });
       if (!result.ok) throw result.error;
-      return { value: result.value.value, served: markServed(ctx, result.target, result.attempts, deps.logger, admitted.model) };
+      const served = markServed(ctx, result.target, result.attempts, result.value.upstreamMs, deps.logger, admitted.model);
+      return { value: result.value.value, served };
     } finally {
       route.deadline.dispose();
     }
@@ -99,14 +100,14 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
   async function* serveStream<Chunk extends { usage?: Usage }, Message>(
     ctx: HandlerContext,
     admitted: AdmissionRequest,
-    open: (client: AdapterClient, planned: PlannedTarget, signal: AbortSignal, route: Route) => AsyncIterable<{ chunk?: Chunk }>,
+    open: (client: AdapterClient, planned: PlannedTarget, signal: AbortSignal, route: Route) => AsyncIterable<{ chunk?: Chunk; upstreamMs?: number }>,
     wrap: (chunk: Chunk | undefined, served?: Served) => Message,
   ): AsyncGenerator<Message> {
     const route = await openRoute(routeDeps, deps.config.current(), ctx, admitted);
     let target: PlannedTarget | undefined;
     let usage: Usage | undefined;
     let succeeded = false;
-    let upstream: AsyncIterator<{ chunk?: Chunk }> | undefined;
+    let upstream: AsyncIterator<{ chunk?: Chunk; upstreamMs?: number }> | undefined;
     try {
       // An attempt succeeds once its first chunk arrives: until then a failure may be retried
       // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
@@ -122,7 +123,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       if (!result.ok) throw result.error;
       route.deadline.disarm();
       upstream = result.value.iterator;
-      const served = markServed(ctx, result.target, result.attempts, deps.logger, admitted.model);
+      const served = markServed(ctx, result.target, result.attempts, result.value.first.upstreamMs ?? 0, deps.logger, admitted.model);
       usage = result.value.first.chunk?.usage ?? usage;
       yield wrap(result.value.first.chunk, served);
       for (;;) {
@@ -148,8 +149,8 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       const admitted = { operation: Operation.CHAT, model: chat.model, estimatedTokens: estimateChatTokens(chat) };
       const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options, route) => {
         const source = route.admission.chat ?? chat;
-        const answer = (await client.chat({ target: planned.target, chat: { ...source, model: planned.target.model } }, options)).chat;
-        return { value: answer, usage: answer?.usage };
+        const response = await client.chat({ target: planned.target, chat: { ...source, model: planned.target.model } }, options);
+        return { value: response.chat, usage: response.chat?.usage, upstreamMs: response.upstreamMs };
       });
       return create(RouterServiceChatResponseSchema, { chat: value, served });
     },
@@ -172,8 +173,8 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       const completion = required(request.completion, "completion");
       const admitted = { operation: Operation.COMPLETE, model: completion.model, estimatedTokens: estimateCompletionTokens(completion) };
       const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options) => {
-        const answer = (await client.complete({ target: planned.target, completion: { ...completion, model: planned.target.model } }, options)).completion;
-        return { value: answer, usage: answer?.usage };
+        const response = await client.complete({ target: planned.target, completion: { ...completion, model: planned.target.model } }, options);
+        return { value: response.completion, usage: response.completion?.usage, upstreamMs: response.upstreamMs };
       });
       return create(RouterServiceCompleteResponseSchema, { completion: value, served });
     },
@@ -193,8 +194,8 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       const embed = required(request.embed, "embed");
       const admitted = { operation: Operation.EMBED, model: embed.model, estimatedTokens: estimateEmbedTokens(embed) };
       const { value, served } = await serveUnary(ctx, admitted, async (client, planned, options) => {
-        const answer = (await client.embed({ target: planned.target, embed: { ...embed, model: planned.target.model } }, options)).embed;
-        return { value: answer, usage: answer?.usage };
+        const response = await client.embed({ target: planned.target, embed: { ...embed, model: planned.target.model } }, options);
+        return { value: response.embed, usage: response.embed?.usage, upstreamMs: response.upstreamMs };
       });
       return create(RouterServiceEmbedResponseSchema, { embed: value, served });
     },
@@ -207,12 +208,23 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
   };
 }
 
-/** Builds `served`, sets the served-by and attempts response headers and logs the outcome at debug. */
-function markServed(ctx: HandlerContext, target: PlannedTarget, attempts: number, logger: Logger, model: string): Served {
+/** What one successful unary attempt yields: the answer, its usage and the adapter's upstream time. */
+interface UnaryAnswer<T> {
+  value: T;
+  usage: Usage | undefined;
+  upstreamMs: number;
+}
+
+/**
+ * Builds `served`, sets the served-by and attempts response headers and logs
+ * the outcome at debug. `upstreamMs` is the serving attempt's upstream time:
+ * failed attempts and backoff before it count as time the mesh added.
+ */
+function markServed(ctx: HandlerContext, target: PlannedTarget, attempts: number, upstreamMs: number, logger: Logger, model: string): Served {
   ctx.responseHeader.set(Header.ServedBy, target.servedBy);
   ctx.responseHeader.set(Header.Attempts, String(attempts));
   logger.debug("served", { model, servedBy: target.servedBy, attempts });
-  return create(ServedSchema, { provider: target.provider, model: target.target.model, attempts });
+  return create(ServedSchema, { provider: target.provider, model: target.target.model, attempts, upstreamMs });
 }
 
 function required<T>(value: T | undefined, field: string): T {

@@ -44,6 +44,12 @@ export interface UpstreamCall {
   readText(response: UpstreamResponse): Promise<string>;
   /** Turns a failure while reading a body (for example a stream) into a mesh error. */
   failure(err: unknown): ConnectError;
+  /**
+   * Counts the time since `since` (a `performance.now()`) as spent waiting on
+   * the upstream; `send` and `readText` count theirs, a protocol reading a
+   * body itself (a stream) counts its reads.
+   */
+  waited(since: number): void;
 }
 
 /** The result of a health probe. */

@@ -24,18 +24,18 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
       if (!stream) return { stream: false, response: await router.chat({ chat: request }, ctx.callOptions) };
       return { stream: true, ...(await openRouterStream(ctx, (options) => router.chatStream({ chat: request }, options))) };
     },
-    render(result, { request }) {
+    render(result, { request }, ctx) {
       if (!result.stream) {
         return {
           kind: "json",
           body: chatResponseToJson(required(result.response.chat, "chat")),
-          headers: servedHeaders(result.response.served),
+          headers: servedHeaders(result.response.served, ctx),
         };
       }
       return {
         kind: "events",
         events: clientChunks(result, request.includeUsage, chatChunkToJson),
-        headers: servedHeaders(result.first.served),
+        headers: servedHeaders(result.first.served, ctx),
       };
     },
   };

@@ -22,18 +22,18 @@ export function completions(router: Client<typeof RouterService>): EndpointSpec<
       if (!stream) return { stream: false, response: await router.complete({ completion: request }, ctx.callOptions) };
       return { stream: true, ...(await openRouterStream(ctx, (options) => router.completeStream({ completion: request }, options))) };
     },
-    render(result, { request }) {
+    render(result, { request }, ctx) {
       if (!result.stream) {
         return {
           kind: "json",
           body: completionResponseToJson(required(result.response.completion, "completion")),
-          headers: servedHeaders(result.response.served),
+          headers: servedHeaders(result.response.served, ctx),
         };
       }
       return {
         kind: "events",
         events: clientChunks(result, request.includeUsage, completionChunkToJson),
-        headers: servedHeaders(result.first.served),
+        headers: servedHeaders(result.first.served, ctx),
       };
     },
   };

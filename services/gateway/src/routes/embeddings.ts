@@ -11,10 +11,10 @@ export function embeddings(router: Client<typeof RouterService>): EndpointSpec<E
     readsBody: true,
     parse: ({ body }) => embedRequestFromJson(body),
     call: (request, ctx) => router.embed({ embed: request }, ctx.callOptions),
-    render: (response) => ({
+    render: (response, _request, ctx) => ({
       kind: "json",
       body: embedResponseToJson(required(response.embed, "embed")),
-      headers: servedHeaders(response.served),
+      headers: servedHeaders(response.served, ctx),
     }),
   };
 }

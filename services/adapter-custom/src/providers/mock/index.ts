@@ -6,10 +6,12 @@ import { abortError } from "../../abort.js";
 import { mockOptions } from "./options.js";
 import { mockAnswer, toChunks, toResponse } from "./answer.js";
 import { mockEmbed } from "./embeddings.js";
+import { checkRequestFields } from "./request-fields.js";
 
 /**
  * The built-in mock model: answers every request deterministically from its
  * content, with no network and no key, so a newcomer's first request works.
+ * Which request fields it expresses, translates or refuses: ./request-fields.ts.
  * Provider options: `delay_ms` between streamed chunks (default 20) and
  * `reply`, a fixed answer text. Like today's chat models it has no legacy
  * text-completions API: without `complete`, such requests are refused as
@@ -18,14 +20,16 @@ import { mockEmbed } from "./embeddings.js";
 export const mockProtocol: CustomProtocol = {
   async chat(call, model, request) {
     const options = mockOptions(call.provider);
+    const legacy = checkRequestFields(request, call.provider.name);
     throwIfAborted(call);
-    return toResponse(mockAnswer(model, request, options.reply));
+    return toResponse(mockAnswer(model, request, options.reply, legacy));
   },
 
   async *chatStream(call, model, request) {
     const options = mockOptions(call.provider);
+    const legacy = checkRequestFields(request, call.provider.name);
     let first = true;
-    for (const chunk of toChunks(mockAnswer(model, request, options.reply))) {
+    for (const chunk of toChunks(mockAnswer(model, request, options.reply, legacy))) {
       if (!first && options.delayMs > 0) await pause(call, options.delayMs);
       throwIfAborted(call);
       first = false;

@@ -68,7 +68,14 @@ async function* sseEvents(call: UpstreamCall, body: UpstreamResponse["body"]): A
   // destroyOnReturn: false lets the caller stop at [DONE] and still drain the socket for reuse.
   const bytes = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
   try {
-    for await (const chunk of bytes) yield* parser.push(chunk);
+    // Only the time spent waiting for bytes is the upstream's; the time a
+    // consumer takes with each event is ours.
+    let since = performance.now();
+    for await (const chunk of bytes) {
+      call.waited(since);
+      yield* parser.push(chunk);
+      since = performance.now();
+    }
   } catch (err) {
     throw call.failure(err);
   }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmmesh/v1/adapter_service.proto.
  */
 export const file_llmmesh_v1_adapter_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkQKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZSJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IkgKIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJHChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2UiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAkidgodQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSMQoKY29tcGxldGlvbhgCIAEoCzIdLmxsbW1lc2gudjEuQ29tcGxldGlvblJlcXVlc3QiVAoeQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlc3BvbnNlEjIKCmNvbXBsZXRpb24YASABKAsyHi5sbG1tZXNoLnYxLkNvbXBsZXRpb25SZXNwb25zZSJ8CiNBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIxCgpjb21wbGV0aW9uGAIgASgLMh0ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVxdWVzdCJSCiRBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVzcG9uc2USKgoFY2h1bmsYASABKAsyGy5sbG1tZXNoLnYxLkNvbXBsZXRpb25DaHVuazLJBQoOQWRhcHRlclNlcnZpY2USVQoEQ2hhdBIlLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVxdWVzdBomLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVzcG9uc2USaQoKQ2hhdFN0cmVhbRIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2UwARJYCgVFbWJlZBImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXNwb25zZRJnCgpMaXN0TW9kZWxzEisubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0GiwubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRJYCgVQcm9iZRImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VQcm9iZVJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXNwb25zZRJhCghDb21wbGV0ZRIpLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QaKi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZRJ1Cg5Db21wbGV0ZVN0cmVhbRIvLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVN0cmVhbVJlcXVlc3QaMC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_llmmesh_v1_chat, file_llmmesh_v1_completion]);
+  fileDesc("CiBsbG1tZXNoL3YxL2FkYXB0ZXJfc2VydmljZS5wcm90bxIKbGxtbWVzaC52MSJmChlBZGFwdGVyU2VydmljZUNoYXRSZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0IlkKGkFkYXB0ZXJTZXJ2aWNlQ2hhdFJlc3BvbnNlEiYKBGNoYXQYASABKAsyGC5sbG1tZXNoLnYxLkNoYXRSZXNwb25zZRITCgt1cHN0cmVhbV9tcxgCIAEoASJsCh9BZGFwdGVyU2VydmljZUNoYXRTdHJlYW1SZXF1ZXN0EiIKBnRhcmdldBgBIAEoCzISLmxsbW1lc2gudjEuVGFyZ2V0EiUKBGNoYXQYAiABKAsyFy5sbG1tZXNoLnYxLkNoYXRSZXF1ZXN0Il0KIEFkYXB0ZXJTZXJ2aWNlQ2hhdFN0cmVhbVJlc3BvbnNlEiQKBWNodW5rGAEgASgLMhUubGxtbWVzaC52MS5DaGF0Q2h1bmsSEwoLdXBzdHJlYW1fbXMYAiABKAEiaQoaQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSJwoFZW1iZWQYAiABKAsyGC5sbG1tZXNoLnYxLkVtYmVkUmVxdWVzdCJcChtBZGFwdGVyU2VydmljZUVtYmVkUmVzcG9uc2USKAoFZW1iZWQYASABKAsyGS5sbG1tZXNoLnYxLkVtYmVkUmVzcG9uc2USEwoLdXBzdHJlYW1fbXMYAiABKAEiMwofQWRhcHRlclNlcnZpY2VMaXN0TW9kZWxzUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCSJJCiBBZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRIlCgZtb2RlbHMYASADKAsyFS5sbG1tZXNoLnYxLk1vZGVsSW5mbyJAChpBZGFwdGVyU2VydmljZVByb2JlUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldCJTChtBZGFwdGVyU2VydmljZVByb2JlUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBISCgpsYXRlbmN5X21zGAIgASgDEg8KB21lc3NhZ2UYAyABKAkidgodQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QSIgoGdGFyZ2V0GAEgASgLMhIubGxtbWVzaC52MS5UYXJnZXQSMQoKY29tcGxldGlvbhgCIAEoCzIdLmxsbW1lc2gudjEuQ29tcGxldGlvblJlcXVlc3QiaQoeQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlc3BvbnNlEjIKCmNvbXBsZXRpb24YASABKAsyHi5sbG1tZXNoLnYxLkNvbXBsZXRpb25SZXNwb25zZRITCgt1cHN0cmVhbV9tcxgCIAEoASJ8CiNBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVxdWVzdBIiCgZ0YXJnZXQYASABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIxCgpjb21wbGV0aW9uGAIgASgLMh0ubGxtbWVzaC52MS5Db21wbGV0aW9uUmVxdWVzdCJnCiRBZGFwdGVyU2VydmljZUNvbXBsZXRlU3RyZWFtUmVzcG9uc2USKgoFY2h1bmsYASABKAsyGy5sbG1tZXNoLnYxLkNvbXBsZXRpb25DaHVuaxITCgt1cHN0cmVhbV9tcxgCIAEoATLJBQoOQWRhcHRlclNlcnZpY2USVQoEQ2hhdBIlLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVxdWVzdBomLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0UmVzcG9uc2USaQoKQ2hhdFN0cmVhbRIrLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVxdWVzdBosLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDaGF0U3RyZWFtUmVzcG9uc2UwARJYCgVFbWJlZBImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VFbWJlZFJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlRW1iZWRSZXNwb25zZRJnCgpMaXN0TW9kZWxzEisubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXF1ZXN0GiwubGxtbWVzaC52MS5BZGFwdGVyU2VydmljZUxpc3RNb2RlbHNSZXNwb25zZRJYCgVQcm9iZRImLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VQcm9iZVJlcXVlc3QaJy5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlUHJvYmVSZXNwb25zZRJhCghDb21wbGV0ZRIpLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVJlcXVlc3QaKi5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZRJ1Cg5Db21wbGV0ZVN0cmVhbRIvLmxsbW1lc2gudjEuQWRhcHRlclNlcnZpY2VDb21wbGV0ZVN0cmVhbVJlcXVlc3QaMC5sbG1tZXNoLnYxLkFkYXB0ZXJTZXJ2aWNlQ29tcGxldGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_llmmesh_v1_chat, file_llmmesh_v1_completion]);
 
 /**
  * @generated from message llmmesh.v1.AdapterServiceChatRequest
@@ -46,6 +46,14 @@ export type AdapterServiceChatResponse = Message<"llmmesh.v1.AdapterServiceChatR
    * @generated from field: llmmesh.v1.ChatResponse chat = 1;
    */
   chat?: ChatResponse | undefined;
+
+  /**
+   * How long the adapter waited on the upstream (request sent to answer
+   * read), in milliseconds: the part of the request's time the mesh did not add.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -85,6 +93,14 @@ export type AdapterServiceChatStreamResponse = Message<"llmmesh.v1.AdapterServic
    * @generated from field: llmmesh.v1.ChatChunk chunk = 1;
    */
   chunk?: ChatChunk | undefined;
+
+  /**
+   * On the first message only: how long the upstream took to its first
+   * chunk, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -124,6 +140,13 @@ export type AdapterServiceEmbedResponse = Message<"llmmesh.v1.AdapterServiceEmbe
    * @generated from field: llmmesh.v1.EmbedResponse embed = 1;
    */
   embed?: EmbedResponse | undefined;
+
+  /**
+   * How long the adapter waited on the upstream, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -241,6 +264,13 @@ export type AdapterServiceCompleteResponse = Message<"llmmesh.v1.AdapterServiceC
    * @generated from field: llmmesh.v1.CompletionResponse completion = 1;
    */
   completion?: CompletionResponse | undefined;
+
+  /**
+   * How long the upstream took to answer, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
@@ -280,6 +310,14 @@ export type AdapterServiceCompleteStreamResponse = Message<"llmmesh.v1.AdapterSe
    * @generated from field: llmmesh.v1.CompletionChunk chunk = 1;
    */
   chunk?: CompletionChunk | undefined;
+
+  /**
+   * On the first message only: how long the upstream took to its first
+   * chunk, in milliseconds.
+   *
+   * @generated from field: double upstream_ms = 2;
+   */
+  upstreamMs: number;
 };
 
 /**
