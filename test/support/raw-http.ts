@@ -78,7 +78,7 @@ export function sendRaw(baseUrl: string, req: RawRequest): Promise<RawAnswer> {
 }
 
 /** The OpenAI error envelope of an answer; throws when the body is not exactly that shape. */
-export function errorEnvelopeOf(answer: RawAnswer): { message: string; type: string; param: string | null; code: string | null } {
+export function errorEnvelopeOf(answer: Pick<RawAnswer, "text">): { message: string; type: string; param: string | null; code: string | null } {
   const json = JSON.parse(answer.text) as unknown;
   if (typeof json !== "object" || json === null || !("error" in json)) throw new Error(`not an error envelope: ${answer.text.slice(0, 200)}`);
   const error = (json as { error: Record<string, unknown> }).error;
