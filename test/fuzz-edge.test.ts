@@ -19,6 +19,8 @@ import { ANSWER_TIME_LIMIT_MS, errorEnvelopeOf } from "./support/raw-http.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+/** Vitest's limit per property: generous, and growing with FUZZ_RUNS for long runs. */
+const PROPERTY_TIME_LIMIT_MS = Math.max(30_000, RUNS * 100);
 const MODEL = "gpt-fuzz";
 const EMBED_MODEL = "embed-fuzz";
 
@@ -205,7 +207,7 @@ describe("fuzzing the REST edge", () => {
       }),
       runs(1),
     );
-  });
+  }, PROPERTY_TIME_LIMIT_MS);
 
   it("valid chat requests with fields replaced, removed and added", async () => {
     await fc.assert(
@@ -216,7 +218,7 @@ describe("fuzzing the REST edge", () => {
       }),
       runs(2),
     );
-  });
+  }, PROPERTY_TIME_LIMIT_MS);
 
   it("valid request text with characters cut out or spliced in", async () => {
     const text = JSON.stringify(validChat());
@@ -231,7 +233,7 @@ describe("fuzzing the REST edge", () => {
       ),
       runs(3),
     );
-  });
+  }, PROPERTY_TIME_LIMIT_MS);
 
   it("random bytes under any content type", async () => {
     await fc.assert(
@@ -240,7 +242,7 @@ describe("fuzzing the REST edge", () => {
       }),
       runs(4),
     );
-  });
+  }, PROPERTY_TIME_LIMIT_MS);
 
   it("random methods and paths, with and without a body", async () => {
     const path = fc.oneof(
@@ -256,7 +258,7 @@ describe("fuzzing the REST edge", () => {
       }),
       runs(5),
     );
-  });
+  }, PROPERTY_TIME_LIMIT_MS);
 
   it("still serves a normal request afterwards", async () => {
     const res = await request(`${gateway.url}/v1/chat/completions`, {
