@@ -52,7 +52,7 @@ const HARD_INPUTS: HardInput[] = [
     status: 400,
     code: "json_too_deep",
     param: "x_deep",
-    message: /nested more than 128 levels deep \(in 'x_deep'\)/,
+    message: /nested more than 128 levels deep \(at 'x_deep'\)/,
   },
   {
     name: "objects nested 10,000 deep inside a message",

@@ -105,7 +105,7 @@ function looksLikeJson(contentType: string | undefined): boolean {
  * (OpenAI's structured-output schemas allow 10 levels, a few JSON levels
  * each); far above, recursive code downstream risks running out of stack.
  */
-export const MAX_JSON_DEPTH = 128;
+const MAX_JSON_DEPTH = 128;
 
 /** Longest path or key echoed in a structure error (keys can be as long as the body). */
 const MAX_ECHOED_PATH = 200;
@@ -118,9 +118,9 @@ export type JsonObject = Record<string, unknown>;
  * bad UTF-8, empty body, a duplicate key or nesting deeper than
  * MAX_JSON_DEPTH (checked before parsing, naming the field), the parser's
  * own message (it names the position), or a top-level value that is not an
- * object. The Content-Type is not
- * enforced (`curl -d` and `fetch` with a string body both send non-JSON
- * types for JSON bodies); it only adds a hint when parsing fails.
+ * object. The Content-Type is not enforced (`curl -d` and `fetch` with a
+ * string body both send non-JSON types for JSON bodies); it only adds a hint
+ * when parsing fails.
  */
 export function parseJsonObject(body: Buffer, contentType: string | undefined): JsonObject {
   let text: string;
@@ -148,14 +148,14 @@ export function parseJsonObject(body: Buffer, contentType: string | undefined): 
 
 function structureError(problem: JsonStructureProblem): ApiError {
   const param = problem.path === "" ? null : shorten(problem.path);
+  const where = param === null ? "" : ` (at '${param}')`;
   if (problem.kind === "duplicate-key") {
     return ApiError.invalidRequest(
-      `The JSON body has the key ${JSON.stringify(shorten(problem.key))} twice in the same object, at '${param}': send each key once`,
+      `The JSON body has the key ${JSON.stringify(shorten(problem.key))} twice in the same object${where}: send each key once`,
       "duplicate_key",
       param,
     );
   }
-  const where = param === null ? "" : ` (in '${param}')`;
   return ApiError.invalidRequest(`The JSON body is nested more than ${problem.maxDepth} levels deep${where}`, "json_too_deep", param);
 }
 
