@@ -194,6 +194,16 @@ describe("chatRequestFromJson validation", () => {
     ["file part with numeric id", minimal({ messages: [user([{ type: "file", file: { file_id: 7 } }])] }), "messages[0].content[0].file.file_id"],
     ["tool message without tool_call_id", minimal({ messages: [user("x"), { role: "tool", content: "r" }] }), "messages[1].tool_call_id"],
     ["tool_call_id not a string", minimal({ messages: [{ role: "tool", content: "r", tool_call_id: 3 }] }), "messages[0].tool_call_id"],
+    ["tool message answering no call at all", minimal({ messages: [user("x"), { role: "tool", content: "r", tool_call_id: "call_1" }] }), "messages[1].tool_call_id"],
+    ["tool message answering an unknown id", minimal({
+      messages: [user("x"), { role: "assistant", tool_calls: [call] }, { role: "tool", content: "r", tool_call_id: "call_2" }],
+    }), "messages[2].tool_call_id"],
+    ["tool message before the call it answers", minimal({
+      messages: [user("x"), { role: "tool", content: "r", tool_call_id: "call_1" }, { role: "assistant", tool_calls: [call] }],
+    }), "messages[1].tool_call_id"],
+    ["tool message answering a user message's `tool_calls` key", minimal({
+      messages: [{ role: "user", content: "x", tool_calls: [call] }, { role: "tool", content: "r", tool_call_id: "call_1" }],
+    }), "messages[1].tool_call_id"],
     ["name not a string", minimal({ messages: [{ role: "user", content: "r", name: 3 }] }), "messages[0].name"],
     ["refusal not a string", minimal({ messages: [{ role: "assistant", content: "r", refusal: 3 }] }), "messages[0].refusal"],
     ["function_call not an object", minimal({ messages: [{ role: "assistant", content: null, function_call: "f" }] }), "messages[0].function_call"],
@@ -277,5 +287,21 @@ describe("chatRequestFromJson validation", () => {
     ["unknown part types are accepted", { role: "user", content: [{ type: "input_video", video: {} }] }],
   ])("accepts %s", (_name, message) => {
     expect(() => chatRequestFromJson(minimal({ messages: [message] }))).not.toThrow();
+  });
+
+  it("accepts tool messages answering calls of any earlier assistant message", () => {
+    const toolCall = (id: string) => ({ id, type: "function", function: { name: "f", arguments: "{}" } });
+    const body = minimal({
+      messages: [
+        user("x"),
+        { role: "assistant", content: null, tool_calls: [toolCall("a"), toolCall("b")] },
+        { role: "tool", content: "1", tool_call_id: "b" },
+        { role: "tool", content: "2", tool_call_id: "a" },
+        { role: "assistant", content: null, tool_calls: [toolCall("c")] },
+        { role: "tool", content: "3", tool_call_id: "c" },
+        { role: "tool", content: "again", tool_call_id: "a" },
+      ],
+    });
+    expect(chatRequestFromJson(body).request.messages.map((m) => m.toolCallId ?? null)).toEqual([null, null, "b", "a", null, "c", "a"]);
   });
 });

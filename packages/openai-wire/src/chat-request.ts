@@ -37,7 +37,7 @@ import {
   unmodelledKeys,
 } from "./guards.js";
 import { nullKept, readFields, type FieldReaders } from "./fields.js";
-import { messageFromJson, messageToJson } from "./messages.js";
+import { checkToolCallReferences, messageFromJson, messageToJson } from "./messages.js";
 import type { ChatCompletionRequestJson, FunctionDefinitionJson, ResponseFormatJson, ToolChoiceJson, ToolJson } from "./types.js";
 
 /** Longest model name accepted; longer ones are certainly not configured. */
@@ -86,6 +86,7 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
         const list = expectArray(v, key);
         if (list.length === 0) throw new WireError("Invalid 'messages': expected a non-empty array.", key);
         req.messages = list.map((m, i) => messageFromJson(m, childParam(key, i), "request"));
+        checkToolCallReferences(req.messages, key);
         hasMessages = true;
         break;
       }

@@ -53,4 +53,6 @@ export type {
 } from "./types.js";
 /** True for a plain JSON object (not null, not an array): shared by everything that reads upstream JSON. */
 export { isObject } from "./guards.js";
+/** How a nested field is named in an error's `param` (`messages[2].role`): shared with the gateway's body checks. */
+export { childParam } from "./guards.js";
 export type { JsonObject } from "./guards.js";

@@ -128,6 +128,29 @@ function checkRequestMessage(msg: Message, param: string, hasCalls: boolean): vo
 }
 
 /**
+ * Every `tool` message must answer a tool call an earlier assistant message
+ * made: a reply to an unknown id is a broken history that an upstream would
+ * refuse (OpenAI does) after we had already spent a round trip on it.
+ * `param` names the list (`messages`).
+ */
+export function checkToolCallReferences(messages: readonly Message[], param: string): void {
+  // Created at the first tool call: most requests have none.
+  let called: Set<string> | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const msg = messages[i] as Message;
+    if (msg.role === "assistant") {
+      for (const call of msg.toolCalls) (called ??= new Set()).add(call.id);
+    } else if (msg.role === "tool" && !called?.has(msg.toolCallId ?? "")) {
+      const p = childParam(childParam(param, i), "tool_call_id");
+      throw new WireError(
+        `Invalid '${p}': ${JSON.stringify(msg.toolCallId)} is not the id of a tool call in an earlier assistant message.`,
+        p,
+      );
+    }
+  }
+}
+
+/**
  * Parses a completed tool call. Strict (client input): id, type,
  * function.name and function.arguments must all be strings. Lenient
  * (upstream answers): a missing id or type is tolerated, and arguments sent

@@ -1,5 +1,6 @@
 import { ApiError, ErrorType } from "./api-error.js";
 import type { GatewayRequest } from "./http.js";
+import { findJsonStructureProblem, type JsonStructureProblem } from "./json-structure.js";
 
 /**
  * After refusing an oversized body we keep reading and discarding up to this
@@ -99,15 +100,27 @@ function looksLikeJson(contentType: string | undefined): boolean {
   return mediaType === "" || mediaType === "application/json" || mediaType.endsWith("+json");
 }
 
+/**
+ * Deepest nesting accepted in a request body. Real requests stay far below
+ * (OpenAI's structured-output schemas allow 10 levels, a few JSON levels
+ * each); far above, recursive code downstream risks running out of stack.
+ */
+const MAX_JSON_DEPTH = 128;
+
+/** Longest path or key echoed in a structure error (keys can be as long as the body). */
+const MAX_ECHOED_PATH = 200;
+
 /** A JSON object as parsed from a request body. */
 export type JsonObject = Record<string, unknown>;
 
 /**
  * Decodes a request body as one JSON object, with 400s a client can act on:
- * bad UTF-8, empty body, the parser's own message (it names the position),
- * or a top-level value that is not an object. The Content-Type is not
- * enforced (`curl -d` and `fetch` with a string body both send non-JSON
- * types for JSON bodies); it only adds a hint when parsing fails.
+ * bad UTF-8, empty body, a duplicate key or nesting deeper than
+ * MAX_JSON_DEPTH (checked before parsing, naming the field), the parser's
+ * own message (it names the position), or a top-level value that is not an
+ * object. The Content-Type is not enforced (`curl -d` and `fetch` with a
+ * string body both send non-JSON types for JSON bodies); it only adds a hint
+ * when parsing fails.
  */
 export function parseJsonObject(body: Buffer, contentType: string | undefined): JsonObject {
   let text: string;
@@ -117,6 +130,8 @@ export function parseJsonObject(body: Buffer, contentType: string | undefined): 
     throw ApiError.invalidRequest("The request body is not valid UTF-8", "invalid_encoding");
   }
   if (text.trim() === "") throw ApiError.invalidRequest("The request body is empty: expected a JSON object", "invalid_json");
+  const problem = findJsonStructureProblem(text, MAX_JSON_DEPTH);
+  if (problem) throw structureError(problem);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -129,4 +144,21 @@ export function parseJsonObject(body: Buffer, contentType: string | undefined): 
     throw ApiError.invalidRequest("The request body must be a JSON object", "invalid_type");
   }
   return value as JsonObject;
+}
+
+function structureError(problem: JsonStructureProblem): ApiError {
+  const param = problem.path === "" ? null : shorten(problem.path);
+  const where = param === null ? "" : ` (at '${param}')`;
+  if (problem.kind === "duplicate-key") {
+    return ApiError.invalidRequest(
+      `The JSON body has the key ${JSON.stringify(shorten(problem.key))} twice in the same object${where}: send each key once`,
+      "duplicate_key",
+      param,
+    );
+  }
+  return ApiError.invalidRequest(`The JSON body is nested more than ${problem.maxDepth} levels deep${where}`, "json_too_deep", param);
+}
+
+function shorten(text: string): string {
+  return text.length > MAX_ECHOED_PATH ? `${text.slice(0, MAX_ECHOED_PATH)}...` : text;
 }
