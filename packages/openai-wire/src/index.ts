@@ -49,3 +49,19 @@ export type {
 /** True for a plain JSON object (not null, not an array): shared by everything that reads upstream JSON. */
 export { isObject } from "./guards.js";
 export type { JsonObject } from "./guards.js";
+/**
+ * The field validators, shared with the other wire formats built on the same
+ * proto (`@llmmesh/anthropic-wire`), so every format's 400s read alike.
+ */
+export {
+  childParam,
+  expectArray,
+  expectBoolean,
+  expectInteger,
+  expectNumber,
+  expectObject,
+  expectString,
+  int64ToNumber,
+  jsonTypeOf,
+  type Range,
+} from "./guards.js";

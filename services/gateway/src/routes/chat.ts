@@ -16,9 +16,11 @@ import type { EndpointSpec } from "../endpoint.js";
 import { servedHeaders } from "../served-headers.js";
 import { required } from "./required.js";
 
-type ParsedChat = { request: ChatRequest; stream: boolean };
+/** A chat request as parsed from any client API, and whether the client wants it streamed. */
+export type ParsedChat = { request: ChatRequest; stream: boolean };
 
-type ChatResult =
+/** The router's answer: whole, or a stream whose first message has already arrived. */
+export type ChatResult =
   | { readonly stream: false; readonly response: RouterServiceChatResponse }
   | {
       readonly stream: true;
@@ -84,7 +86,6 @@ export function chatCompletions(router: Client<typeof RouterService>): EndpointS
  * The stream as the client asked for it. Adapters always ask upstreams for
  * usage (the router needs it for accounting); a client that did not send
  * `stream_options.include_usage` must not see it, as with OpenAI itself.
- * Leaving this generator before the stream's end cancels the router call.
  */
 async function* clientChunks(
   first: RouterServiceChatStreamResponse,
@@ -92,12 +93,26 @@ async function* clientChunks(
   includeUsage: boolean,
   stop: (cancel: boolean) => void,
 ): AsyncGenerator<Record<string, unknown>> {
+  for await (const chunk of streamedChunks(first, rest, stop)) {
+    const json = chunkForClient(chunk, includeUsage);
+    if (json) yield json;
+  }
+}
+
+/**
+ * The chunks of a router stream, first one included, whatever API renders
+ * them. Leaving this generator before the stream's end cancels the router call.
+ */
+export async function* streamedChunks(
+  first: RouterServiceChatStreamResponse,
+  rest: AsyncIterator<RouterServiceChatStreamResponse>,
+  stop: (cancel: boolean) => void,
+): AsyncGenerator<ChatChunk> {
   let complete = false;
   try {
     let message: RouterServiceChatStreamResponse | undefined = first;
     while (message) {
-      const json = message.chunk && chunkForClient(message.chunk, includeUsage);
-      if (json) yield json;
+      if (message.chunk) yield message.chunk;
       const next: IteratorResult<RouterServiceChatStreamResponse> = await rest.next();
       message = next.done ? undefined : next.value;
     }
