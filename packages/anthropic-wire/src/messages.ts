@@ -20,7 +20,7 @@ import {
   type ToolCall,
 } from "@llmmesh/proto";
 import { childParam, expectArray, expectBoolean, expectObject, expectString, WireError, type JsonObject } from "@llmmesh/openai-wire";
-import { acceptsSampling, type ApiVersion } from "./version.js";
+import { acceptsRemovedInputs, type ApiVersion } from "./version.js";
 
 const ROLES: ReadonlySet<string> = new Set(["user", "assistant", "system"]);
 const IMAGE_TYPES: ReadonlySet<string> = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
@@ -117,7 +117,7 @@ function userTurn(blocks: Block[] | string, version: ApiVersion, out: Message[],
 function userPart(block: Block, version: ApiVersion): ContentPart {
   switch (block.type) {
     case "text":
-      if (!acceptsSampling(version) && Array.isArray(block.json.citations) && block.json.citations.length > 0) {
+      if (!acceptsRemovedInputs(version) && Array.isArray(block.json.citations) && block.json.citations.length > 0) {
         const p = childParam(block.param, "citations");
         throw new WireError(`${p}: citations on user text blocks are not accepted in anthropic-version ${version}`, p);
       }
@@ -267,6 +267,11 @@ function toolResult(block: Block, pending: Set<string> | undefined): Message {
     if (type !== "text") throw unsupportedBlock({ json, type, param }, "tool_result");
     return textPart({ json, type, param });
   });
+  if (parts.length === 0) {
+    // An empty list is no output, as an absent content is; OpenAI wants at least a string.
+    message.content = { case: "text", value: isError ? TOOL_ERROR_PREFIX : "" };
+    return message;
+  }
   if (isError) parts.unshift(create(ContentPartSchema, { part: { case: "text", value: TOOL_ERROR_PREFIX.trimEnd() } }));
   message.content = { case: "parts", value: create(ContentPartsSchema, { parts }) };
   return message;

@@ -248,6 +248,15 @@ describe("messagesRequestFromJson: content blocks", () => {
     ]);
   });
 
+  it("sends an empty tool_result content list as an empty string", () => {
+    const messages = [
+      { role: "user", content: "Go" },
+      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [] }] },
+    ];
+    expect(upstreamBody({ ...BASE, messages }).messages).toContainEqual({ role: "tool", tool_call_id: "t1", content: "" });
+  });
+
   it("allows an empty final assistant turn (a prefill) and a system turn", () => {
     const messages = [{ role: "system", content: "Sys" }, { role: "user", content: "Hi" }, { role: "assistant", content: "" }];
     expect(upstreamBody({ ...BASE, messages }).messages).toEqual([

@@ -25,7 +25,7 @@ import {
 } from "@llmmesh/openai-wire";
 import { messagesFromJson, systemFromJson } from "./messages.js";
 import { toolChoiceFromJson, toolsFromJson } from "./tools.js";
-import { acceptsSampling, type ApiVersion } from "./version.js";
+import { acceptsRemovedInputs, type ApiVersion } from "./version.js";
 
 /** Which endpoint the body is for: count_tokens takes the prompt fields only. */
 export type MessagesEndpoint = "create" | "count_tokens";
@@ -168,7 +168,7 @@ function samplingInteger(v: unknown, field: string, version: ApiVersion): bigint
 }
 
 function refuseRemovedSampling(field: string, version: ApiVersion): void {
-  if (!acceptsSampling(version)) {
+  if (!acceptsRemovedInputs(version)) {
     throw new WireError(`${field}: this parameter was removed in anthropic-version ${version}; send anthropic-version 2023-06-01 to use it`, field);
   }
 }

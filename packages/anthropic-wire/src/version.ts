@@ -26,7 +26,11 @@ export function apiVersionFromHeader(value: string | string[] | undefined): ApiV
   return known;
 }
 
-/** Whether `version` still accepts the sampling parameters (`temperature`, `top_p`, `top_k`) that 2026-10-21 removed. */
-export function acceptsSampling(version: ApiVersion): boolean {
+/**
+ * Whether `version` still accepts what 2026-10-21 removed: the sampling
+ * parameters (`temperature`, `top_p`, `top_k`) and `citations` on the text
+ * blocks of user messages.
+ */
+export function acceptsRemovedInputs(version: ApiVersion): boolean {
   return version === "2023-06-01";
 }

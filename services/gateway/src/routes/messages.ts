@@ -6,9 +6,11 @@ import {
   messagesRequestFromJson,
   MessageStreamTranslator,
   VERSION_HEADER,
+  type ApiVersion,
+  type MessageJson,
   type MessageStreamEvent,
 } from "@llmmesh/anthropic-wire";
-import type { ChatChunk, ChatRequest, RouterService } from "@llmmesh/proto";
+import type { ChatChunk, ChatRequest, ChatResponse, RouterService } from "@llmmesh/proto";
 import { ApiError, ErrorType } from "../api-error.js";
 import { ANTHROPIC_DIALECT } from "../dialect.js";
 import type { EndpointInput, EndpointSpec } from "../endpoint.js";
@@ -64,13 +66,13 @@ export function countTokens(router: Client<typeof RouterService>): EndpointSpec<
   };
 }
 
-function apiVersion(input: EndpointInput) {
+function apiVersion(input: EndpointInput): ApiVersion {
   return apiVersionFromHeader(input.headers[VERSION_HEADER]);
 }
 
-function renderMessage(...args: Parameters<typeof messageResponseToJson>) {
+function renderMessage(response: ChatResponse, stopSequences: readonly string[]): MessageJson {
   try {
-    return messageResponseToJson(...args);
+    return messageResponseToJson(response, stopSequences);
   } catch (err) {
     // The answer came from the upstream: what cannot be rendered is its fault, not the client's.
     const reason = err instanceof Error ? err.message : String(err);
