@@ -66,13 +66,14 @@ export function messagesFromJson(list: readonly unknown[], version: ApiVersion):
   return out;
 }
 
-/** A turn's content as blocks: a string is one text block; `param` locates each block. */
+/** One content block, with `param` locating it for errors. */
 interface Block {
   readonly json: JsonObject;
   readonly type: string;
   readonly param: string;
 }
 
+/** A turn's content: a string stays a string (it maps to a string), an array becomes blocks. */
 function contentBlocks(content: unknown, param: string, mayBeEmpty: boolean): Block[] | string {
   if (typeof content === "string") {
     if (content === "" && !mayBeEmpty) throw emptyContent(param);
@@ -102,7 +103,12 @@ function userTurn(blocks: Block[] | string, version: ApiVersion, out: Message[],
   for (const block of blocks) {
     if (block.type === "tool_result") {
       const message = toolResult(block, pending);
-      answered.add(message.toolCallId ?? "");
+      const id = message.toolCallId ?? "";
+      if (answered.has(id)) {
+        const p = childParam(block.param, "tool_use_id");
+        throw new WireError(`${p}: tool_use_id '${id}' is answered by more than one tool_result block`, p);
+      }
+      answered.add(id);
       out.push(message);
     } else {
       parts.push(userPart(block, version));

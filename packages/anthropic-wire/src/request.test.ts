@@ -296,6 +296,15 @@ describe("messagesRequestFromJson: content blocks", () => {
     expect(err.message).toContain("unexpected tool_use_id 't9'");
   });
 
+  it("refuses two tool_results for one tool_use", () => {
+    const messages = [
+      { role: "user", content: "a" },
+      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "n", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1" }, { type: "tool_result", tool_use_id: "t1" }] },
+    ];
+    expect(refusal({ ...BASE, messages }).param).toBe("messages[2].content[1].tool_use_id");
+  });
+
   it("refuses a tool_result with no tool_use before it", () => {
     const err = refusal({ ...BASE, messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "x" }] }] });
     expect(err.param).toBe("messages[0].content[0].tool_use_id");

@@ -11,8 +11,8 @@ import { RequestContext } from "./request-context.js";
 import { writeApiError } from "./response.js";
 import { chatCompletions } from "./routes/chat.js";
 import { embeddings } from "./routes/embeddings.js";
-import { countTokens, messages } from "./routes/messages.js";
 import { health } from "./routes/health.js";
+import { countTokens, messages } from "./routes/messages.js";
 import { listModels, retrieveModel } from "./routes/models.js";
 
 /** What the REST edge needs: the router to call, the config (body limit, revision) and a logger. */
