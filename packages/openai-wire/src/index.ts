@@ -53,6 +53,21 @@ export type {
 } from "./types.js";
 /** True for a plain JSON object (not null, not an array): shared by everything that reads upstream JSON. */
 export { isObject } from "./guards.js";
-/** How a nested field is named in an error's `param` (`messages[2].role`): shared with the gateway's body checks. */
-export { childParam } from "./guards.js";
 export type { JsonObject } from "./guards.js";
+/**
+ * The field validators and the naming of nested fields in an error's `param`
+ * (`messages[2].role`), shared with the other wire formats built on the same
+ * proto (`@llmmesh/anthropic-wire`) and the gateway's body checks, so every 400 reads alike.
+ */
+export {
+  childParam,
+  expectArray,
+  expectBoolean,
+  expectInteger,
+  expectNumber,
+  expectObject,
+  expectString,
+  int64ToNumber,
+  jsonTypeOf,
+  type Range,
+} from "./guards.js";

@@ -3,9 +3,12 @@ import type { RequestContext } from "./request-context.js";
 import { writeEmpty } from "./response.js";
 
 /** Request headers every preflight allows. */
-const BASE_ALLOWED = ["authorization", "content-type", "x-request-id"];
-/** Header families the OpenAI SDKs send from browsers (`openai-organization`, `x-stainless-os`, ...). */
-const ALLOWED_PREFIXES = ["openai-", "x-stainless-"];
+const BASE_ALLOWED = ["authorization", "content-type", "x-request-id", "x-api-key"];
+/**
+ * Header families the OpenAI and Anthropic SDKs send from browsers
+ * (`openai-organization`, `anthropic-version`, `x-stainless-os`, ...).
+ */
+const ALLOWED_PREFIXES = ["openai-", "anthropic-", "x-stainless-"];
 
 /**
  * Answers a CORS preflight. CORS has no wildcard for header prefixes, so the

@@ -1,6 +1,7 @@
-import type { OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ConfigStore, Logger } from "@llmmesh/common";
 import type { ApiError } from "./api-error.js";
+import { OPENAI_DIALECT, type Dialect } from "./dialect.js";
 import { parseJsonObject, readBody, RequestTooLargeError, type JsonObject } from "./body.js";
 import { mapError, redact } from "./errors.js";
 import type { GatewayRequest, GatewayResponse } from "./http.js";
@@ -16,6 +17,8 @@ export interface EndpointInput {
   /** The JSON object body; empty for endpoints that read none. */
   readonly body: JsonObject;
   readonly params: PathParams;
+  /** The request headers (Anthropic's `anthropic-version`, for one). */
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** What an endpoint answers with on success; the factory does the writing. */
@@ -23,18 +26,21 @@ export type Reply =
   | { readonly kind: "json"; readonly body: unknown; readonly headers?: OutgoingHttpHeaders }
   | {
       readonly kind: "events";
-      /** Each value becomes one SSE `data:` event, in order. */
+      /** Each value becomes one SSE event, in order, framed by the endpoint's dialect. */
       readonly events: AsyncIterable<Record<string, unknown>>;
       readonly headers?: OutgoingHttpHeaders;
     };
 
 /**
  * One REST endpoint as its three steps. Each step may throw: a WireError,
- * an ApiError or a ConnectError all end as the right OpenAI error response.
+ * an ApiError or a ConnectError all end as the right error response, in
+ * the envelope of the endpoint's dialect.
  */
 export interface EndpointSpec<Parsed, Result> {
   /** Whether the request carries a JSON object body to read (within the body limit) and parse. */
   readonly readsBody: boolean;
+  /** The client API whose error envelope and stream framing to use; OpenAI's when absent. */
+  readonly dialect?: Dialect;
   /** JSON → llmmesh.v1 request (validation happens here). */
   parse(input: EndpointInput): Parsed;
   /** The router call; `ctx.callOptions` carries the request id, credentials and cancellation. */
@@ -60,6 +66,7 @@ const NO_BODY: JsonObject = Object.freeze({});
  * Endpoints only say how to translate; they never write to the response.
  */
 export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result>, env: EndpointEnv): Endpoint {
+  const dialect = spec.dialect ?? OPENAI_DIALECT;
   return async (req, res, ctx, params) => {
     try {
       let body = NO_BODY;
@@ -68,31 +75,37 @@ export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result
         const limit = env.config.current().config.server.body_limit_bytes;
         body = parseJsonObject(await readBody(req, limit, ctx.signal), req.headers["content-type"]);
       }
-      const parsed = spec.parse({ body, params });
+      const parsed = spec.parse({ body, params, headers: req.headers });
       const reply = spec.render(await spec.call(parsed, ctx), parsed, ctx);
       if (reply.kind === "json") {
         writeJson(res, ctx, 200, reply.body, reply.headers);
       } else {
-        await writeEventStream(res, ctx, reply.events, reply.headers, (err) => reportError(err, ctx, env.logger));
+        await writeEventStream(res, ctx, reply.events, reply.headers, (err) => reportError(err, ctx, env.logger), dialect);
       }
     } catch (err) {
-      respondWithError(res, ctx, err, env.logger);
+      respondWithError(res, ctx, err, env.logger, dialect);
     }
   };
 }
 
 /**
- * Answers a failed request with its OpenAI error, or, when that is no
- * longer possible (client gone, headers already sent), just ends it.
+ * Answers a failed request with its error in the dialect's envelope, or,
+ * when that is no longer possible (client gone, headers already sent), just ends it.
  */
-export function respondWithError(res: GatewayResponse, ctx: RequestContext, err: unknown, logger: Logger): void {
+export function respondWithError(
+  res: GatewayResponse,
+  ctx: RequestContext,
+  err: unknown,
+  logger: Logger,
+  dialect: Dialect = OPENAI_DIALECT,
+): void {
   const error = reportError(err, ctx, logger);
   if (ctx.clientGone || res.headersSent) {
     ctx.markEnded();
     res.end();
     return;
   }
-  writeApiError(res, ctx, error, err instanceof RequestTooLargeError && err.closeConnection);
+  writeApiError(res, ctx, error, err instanceof RequestTooLargeError && err.closeConnection, dialect);
 }
 
 /** Maps an error for the client and logs server-side failures (id, status and cause; never bodies or keys). */

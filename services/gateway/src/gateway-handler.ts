@@ -4,6 +4,7 @@ import type { RouterService } from "@llmmesh/proto";
 import { createAdminRoutes, type AdminDeps } from "./admin/admin-routes.js";
 import { ApiError, ErrorType } from "./api-error.js";
 import { writePreflight } from "./cors.js";
+import { dialectForPath } from "./dialect.js";
 import { createEndpoint, respondWithError, type Endpoint, type EndpointEnv, type PathParams } from "./endpoint.js";
 import type { GatewayRequest, GatewayResponse } from "./http.js";
 import { RequestContext } from "./request-context.js";
@@ -12,6 +13,7 @@ import { chatCompletions } from "./routes/chat.js";
 import { completions } from "./routes/completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { health } from "./routes/health.js";
+import { countTokens, messages } from "./routes/messages.js";
 import { listModels, retrieveModel } from "./routes/models.js";
 
 /** What the REST edge needs: the router to call, the config (body limit, revision) and a logger. */
@@ -29,8 +31,9 @@ type Methods = Readonly<Partial<Record<string, Endpoint>>>;
 const MAX_ECHOED_PATH = 200;
 
 /**
- * The REST edge as one `(req, res)` handler: OpenAI's routes under /v1 plus
- * /healthz, CORS, request ids and OpenAI-shaped errors for anything else.
+ * The REST edge as one `(req, res)` handler: OpenAI's routes under /v1,
+ * Anthropic's /v1/messages, /healthz, CORS, request ids, and errors shaped
+ * like the API the path belongs to for anything else.
  * Works on node:http and http2-compat requests alike, so it can be the
  * `fallback` of `startServer` and share the RPC port.
  */
@@ -40,6 +43,8 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
     ["/v1/chat/completions", { POST: createEndpoint(chatCompletions(deps.router), env) }],
     ["/v1/completions", { POST: createEndpoint(completions(deps.router), env) }],
     ["/v1/embeddings", { POST: createEndpoint(embeddings(deps.router), env) }],
+    ["/v1/messages", { POST: createEndpoint(messages(deps.router), env) }],
+    ["/v1/messages/count_tokens", { POST: createEndpoint(countTokens(deps.router), env) }],
     ["/v1/models", { GET: createEndpoint(listModels(deps.router), env) }],
     ["/healthz", { GET: createEndpoint(health(deps.config), env) }],
   ]);
@@ -62,9 +67,12 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
     try {
       if (ctx.method === "OPTIONS") return writePreflight(req, res, ctx);
       const match = route(ctx.path);
-      if (!match) return writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path));
+      if (!match) return writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path), false, dialectForPath(ctx.path));
       const endpoint = match.methods[ctx.method];
-      if (!endpoint) return writeApiError(res, ctx, methodNotAllowed(ctx.method, ctx.path, Object.keys(match.methods)));
+      if (!endpoint) {
+        const error = methodNotAllowed(ctx.method, ctx.path, Object.keys(match.methods));
+        return writeApiError(res, ctx, error, false, dialectForPath(ctx.path));
+      }
       await endpoint(req, res, ctx, match.params);
     } catch (err) {
       respondWithError(res, ctx, err, deps.logger);

@@ -3,6 +3,9 @@ import type { CallOptions } from "@connectrpc/connect";
 import { bearerToken, Header } from "@llmmesh/common";
 import type { GatewayRequest, GatewayResponse } from "./http.js";
 
+/** Anthropic's API key header. */
+const ANTHROPIC_API_KEY_HEADER = "x-api-key";
+
 /** A client-sent request id we are willing to echo: short and printable ASCII, so it is safe in headers and logs. */
 const ACCEPTABLE_REQUEST_ID = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 
@@ -38,9 +41,9 @@ export class RequestContext {
     this.isHttp1 = req.httpVersionMajor < 2;
 
     const headers: Record<string, string> = { [Header.RequestId]: this.requestId };
-    const authorization = req.headers[Header.Authorization];
+    const authorization = callerAuthorization(req);
     // Passed on unchanged: deciding what it means is policy's job, not the edge's.
-    if (typeof authorization === "string") headers[Header.Authorization] = authorization;
+    if (authorization !== undefined) headers[Header.Authorization] = authorization;
     this.apiKey = bearerToken(authorization);
     this.callOptions = { headers, signal: this.#abort.signal };
 
@@ -65,4 +68,16 @@ export class RequestContext {
   markEnded(): void {
     this.#ended = true;
   }
+}
+
+/**
+ * The caller's credentials as an `authorization` value: the header itself,
+ * or else Anthropic's `x-api-key` (what Anthropic's SDKs before 1.0 and curl
+ * examples send) as a bearer token, so policy sees one kind of key.
+ */
+function callerAuthorization(req: GatewayRequest): string | undefined {
+  const authorization = req.headers[Header.Authorization];
+  if (typeof authorization === "string") return authorization;
+  const apiKey = req.headers[ANTHROPIC_API_KEY_HEADER];
+  return typeof apiKey === "string" && apiKey !== "" ? `Bearer ${apiKey}` : undefined;
 }

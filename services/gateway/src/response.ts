@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import { Header } from "@llmmesh/common";
 import type { ApiError } from "./api-error.js";
+import { OPENAI_DIALECT, type Dialect } from "./dialect.js";
 import type { GatewayResponse } from "./http.js";
 import type { RequestContext } from "./request-context.js";
 
@@ -35,12 +36,18 @@ export function writeJson(
   res.end(text);
 }
 
-/** Writes an error as a complete OpenAI-envelope response. */
-export function writeApiError(res: GatewayResponse, ctx: RequestContext, error: ApiError, closeConnection = false): void {
+/** Writes an error as a complete response in the client API's envelope (OpenAI's unless told). */
+export function writeApiError(
+  res: GatewayResponse,
+  ctx: RequestContext,
+  error: ApiError,
+  closeConnection = false,
+  dialect: Dialect = OPENAI_DIALECT,
+): void {
   const headers: OutgoingHttpHeaders = { ...error.headers };
   // Only HTTP/1 has connection headers; setting one on HTTP/2 is a protocol error.
   if (closeConnection && ctx.isHttp1) headers.connection = "close";
-  writeJson(res, ctx, error.status, error.toEnvelope(), headers);
+  writeJson(res, ctx, error.status, dialect.errorBody(error, ctx.requestId), headers);
 }
 
 /** Ends a response with no body. */

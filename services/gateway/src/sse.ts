@@ -1,15 +1,16 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import { formatSse } from "@llmmesh/openai-wire";
 import type { ApiError } from "./api-error.js";
+import type { Dialect } from "./dialect.js";
 import type { GatewayResponse } from "./http.js";
 import type { RequestContext } from "./request-context.js";
 import { commonHeaders } from "./response.js";
 
 /**
- * Writes a `text/event-stream` response: one `data:` event per JSON value,
- * then `data: [DONE]`. A failure after the headers went out cannot change
- * the status any more, so it is written as a final `data: {"error": ...}`
- * event (no [DONE]): the client always learns the stream did not complete.
+ * Writes a `text/event-stream` response: one event per JSON value, then the
+ * dialect's end marker (OpenAI's `data: [DONE]`). A failure after the headers
+ * went out cannot change the status any more, so it is written as a final
+ * error event in the dialect's envelope (no end marker): the client always
+ * learns the stream did not complete.
  * Waits for 'drain' when the client reads slower than we produce, and stops
  * (closing `events`, which cancels the call behind it) when the client leaves.
  */
@@ -19,6 +20,7 @@ export async function writeEventStream(
   events: AsyncIterable<Record<string, unknown>>,
   headers: OutgoingHttpHeaders | undefined,
   toApiError: (err: unknown) => ApiError,
+  dialect: Dialect,
 ): Promise<void> {
   res.writeHead(200, {
     ...commonHeaders(ctx),
@@ -32,12 +34,12 @@ export async function writeEventStream(
   });
   try {
     for await (const event of events) {
-      if (!(await write(res, ctx, formatSse(JSON.stringify(event))))) return;
+      if (!(await write(res, ctx, dialect.formatEvent(event)))) return;
     }
-    await write(res, ctx, formatSse("[DONE]"));
+    if (dialect.streamEnd !== "") await write(res, ctx, dialect.streamEnd);
   } catch (err) {
     const error = toApiError(err);
-    if (!ctx.clientGone) await write(res, ctx, formatSse(JSON.stringify(error.toEnvelope())));
+    if (!ctx.clientGone) await write(res, ctx, dialect.formatEvent(dialect.errorBody(error, ctx.requestId)));
   } finally {
     ctx.markEnded();
     res.end();

@@ -6,9 +6,11 @@ import { servedHeaders } from "../served-headers.js";
 import { required } from "./required.js";
 import { clientChunks, openRouterStream, type OpenedStream } from "./router-stream.js";
 
-type ParsedChat = { request: ChatRequest; stream: boolean };
+/** A chat request as parsed from any client API, and whether the client wants it streamed. */
+export type ParsedChat = { request: ChatRequest; stream: boolean };
 
-type ChatResult =
+/** The router's answer: whole, or a stream whose first message has already arrived. */
+export type ChatResult =
   | { readonly stream: false; readonly response: RouterServiceChatResponse }
   | ({ readonly stream: true } & OpenedStream<RouterServiceChatStreamResponse>);
 

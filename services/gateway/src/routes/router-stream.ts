@@ -52,20 +52,29 @@ interface UsageCarrier {
  * The stream's chunks as the client asked for them, each rendered by
  * `render`. Adapters always ask upstreams for usage (the router needs it for
  * accounting); a client that did not send `stream_options.include_usage` must
- * not see it, as with OpenAI itself. Leaving this generator before the
- * stream's end cancels the router call.
+ * not see it, as with OpenAI itself.
  */
 export async function* clientChunks<Chunk extends UsageCarrier>(
   stream: OpenedStream<{ chunk?: Chunk }>,
   includeUsage: boolean,
   render: (chunk: Chunk) => Record<string, unknown>,
 ): AsyncGenerator<Record<string, unknown>> {
+  for await (const chunk of streamedChunks(stream)) {
+    const json = chunkForClient(chunk, includeUsage, render);
+    if (json) yield json;
+  }
+}
+
+/**
+ * The chunks of a router stream, first one included, whatever API renders
+ * them. Leaving this generator before the stream's end cancels the router call.
+ */
+export async function* streamedChunks<Chunk>(stream: OpenedStream<{ chunk?: Chunk }>): AsyncGenerator<Chunk> {
   let complete = false;
   try {
     let message: { chunk?: Chunk } | undefined = stream.first;
     while (message) {
-      const json = message.chunk && chunkForClient(message.chunk, includeUsage, render);
-      if (json) yield json;
+      if (message.chunk) yield message.chunk;
       const next: IteratorResult<{ chunk?: Chunk }> = await stream.rest.next();
       message = next.done ? undefined : next.value;
     }
