@@ -26,7 +26,6 @@ import {
   expectArray,
   expectBoolean,
   expectInteger,
-  expectNumber,
   expectObject,
   expectString,
   ExtraFields,
@@ -34,16 +33,12 @@ import {
   int64ToNumber,
   mergeExtra,
   parseStoredJson,
-  unmodelledKeys,
 } from "./guards.js";
 import { nullKept, readFields, type FieldReaders } from "./fields.js";
 import { checkToolCallReferences, messageFromJson, messageToJson } from "./messages.js";
+import { parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
 import type { ChatCompletionRequestJson, FunctionDefinitionJson, ResponseFormatJson, ToolChoiceJson, ToolJson } from "./types.js";
 
-/** Longest model name accepted; longer ones are certainly not configured. */
-const MAX_MODEL_LENGTH = 256;
-/** OpenAI accepts at most four stop sequences. */
-const MAX_STOP_SEQUENCES = 4;
 const TOOL_CHOICE_MODES: ReadonlySet<string> = new Set(["auto", "none", "required"]);
 const RESPONSE_FORMAT_TYPES: ReadonlySet<string> = new Set(["text", "json_object", "json_schema"]);
 
@@ -100,32 +95,11 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
       case "parallel_tool_calls":
         req.parallelToolCalls = expectBoolean(v, key);
         break;
-      case "temperature":
-        req.temperature = expectNumber(v, key, { min: 0, max: 2 });
-        break;
-      case "top_p":
-        req.topP = expectNumber(v, key, { min: 0, max: 1 });
-        break;
       case "max_tokens":
         req.maxTokens = expectInteger(v, key, { min: 1 });
         break;
       case "max_completion_tokens":
         req.maxCompletionTokens = expectInteger(v, key, { min: 1 });
-        break;
-      case "stop":
-        parseStop(v, req, extra);
-        break;
-      case "n":
-        req.n = expectInteger(v, key, { min: 1 });
-        break;
-      case "seed":
-        req.seed = expectInteger(v, key);
-        break;
-      case "presence_penalty":
-        req.presencePenalty = expectNumber(v, key);
-        break;
-      case "frequency_penalty":
-        req.frequencyPenalty = expectNumber(v, key);
         break;
       case "response_format":
         req.responseFormat = responseFormatFromJson(v);
@@ -136,14 +110,8 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
       case "top_logprobs":
         req.topLogprobs = expectInteger(v, key, { min: 0, max: 20 });
         break;
-      case "logit_bias":
-        req.logitBiasJson = JSON.stringify(parseLogitBias(v));
-        break;
       case "reasoning_effort":
         req.reasoningEffort = expectString(v, key);
-        break;
-      case "user":
-        req.user = expectString(v, key);
         break;
       case "metadata":
         req.metadata = parseMetadata(v);
@@ -155,49 +123,14 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
       case "stream":
         stream = expectBoolean(v, key);
         break;
-      case "stream_options":
-        parseStreamOptions(v, req, extra);
-        break;
       default:
-        extra.set(key, v);
+        if (!readSharedField(req, key, v, extra)) extra.set(key, v);
     }
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
   if (!hasMessages) throw new WireError("Missing required parameter: 'messages'.", "messages");
   req.extraJson = extra.toJson();
   return { request: req, stream };
-}
-
-/** The client's `model`: a non-empty string of bounded length (shared with completions). */
-export function parseModel(v: unknown): string {
-  const model = expectString(v, "model");
-  if (model.length === 0) throw new WireError("Invalid 'model': expected a non-empty string.", "model");
-  if (model.length > MAX_MODEL_LENGTH) {
-    throw new WireError(`Invalid 'model': longer than ${MAX_MODEL_LENGTH} characters.`, "model");
-  }
-  return model;
-}
-
-/** `stop` as a string or up to four strings (shared with completions). */
-export function parseStop(v: unknown, req: { stop: string[]; stopIsString: boolean }, extra: ExtraFields): void {
-  if (typeof v === "string") {
-    req.stop = [v];
-    req.stopIsString = true;
-    return;
-  }
-  if (!Array.isArray(v)) throw new WireError(`Invalid 'stop': expected a string or an array of strings.`, "stop");
-  if (v.length > MAX_STOP_SEQUENCES) {
-    throw new WireError(`Invalid 'stop': at most ${MAX_STOP_SEQUENCES} sequences, got ${v.length}.`, "stop");
-  }
-  req.stop = v.map((s, i) => expectString(s, childParam("stop", i)));
-  if (req.stop.length === 0) extra.set("stop", []);
-}
-
-/** `logit_bias`: an object of numbers (shared with completions). */
-export function parseLogitBias(v: unknown): Record<string, unknown> {
-  const bias = expectObject(v, "logit_bias");
-  for (const token of Object.keys(bias)) expectNumber(bias[token], childParam("logit_bias", token));
-  return bias;
 }
 
 function parseMetadata(v: unknown): Record<string, string> {
@@ -213,21 +146,6 @@ function parseMetadata(v: unknown): Record<string, string> {
     });
   }
   return out;
-}
-
-/**
- * `include_usage` is modelled; other stream options (`include_obfuscation`)
- * are kept for the upstream, which gets them with `include_usage` forced on.
- * Shared with completions.
- */
-export function parseStreamOptions(v: unknown, req: { includeUsage: boolean }, extra: ExtraFields): void {
-  const options = expectObject(v, "stream_options");
-  const include = options.include_usage;
-  if (include !== undefined && include !== null) {
-    req.includeUsage = expectBoolean(include, "stream_options.include_usage");
-  }
-  const others = unmodelledKeys(options, ["include_usage"]);
-  if (others !== undefined) extra.set("stream_options", others);
 }
 
 /**
@@ -339,21 +257,13 @@ export function chatRequestToJson(req: ChatRequest): Record<string, unknown> {
     if (choice !== undefined) out.tool_choice = choice;
   }
   if (req.parallelToolCalls !== undefined) out.parallel_tool_calls = req.parallelToolCalls;
-  if (req.temperature !== undefined) out.temperature = req.temperature;
-  if (req.topP !== undefined) out.top_p = req.topP;
+  writeSharedFields(req, out);
   if (req.maxTokens !== undefined) out.max_tokens = int64ToNumber(req.maxTokens);
   if (req.maxCompletionTokens !== undefined) out.max_completion_tokens = int64ToNumber(req.maxCompletionTokens);
-  if (req.stop.length > 0) out.stop = req.stopIsString && req.stop.length === 1 ? req.stop[0] : [...req.stop];
-  if (req.n !== undefined) out.n = int64ToNumber(req.n);
-  if (req.seed !== undefined) out.seed = int64ToNumber(req.seed);
-  if (req.presencePenalty !== undefined) out.presence_penalty = req.presencePenalty;
-  if (req.frequencyPenalty !== undefined) out.frequency_penalty = req.frequencyPenalty;
   if (req.responseFormat !== undefined) out.response_format = responseFormatToJson(req.responseFormat);
   if (req.logprobs !== undefined) out.logprobs = req.logprobs;
   if (req.topLogprobs !== undefined) out.top_logprobs = int64ToNumber(req.topLogprobs);
-  if (req.logitBiasJson !== undefined) out.logit_bias = parseStoredJson(req.logitBiasJson) as Record<string, number>;
   if (req.reasoningEffort !== undefined) out.reasoning_effort = req.reasoningEffort;
-  if (req.user !== undefined) out.user = req.user;
   if (Object.keys(req.metadata).length > 0) out.metadata = { ...req.metadata };
   if (req.store !== undefined) out.store = req.store;
   return mergeExtra(out, req.extraJson);

@@ -5,14 +5,14 @@
  * Lossless like chat requests: every top-level key is modelled or kept in
  * `extraJson`, and so is every value the proto cannot express (an explicit
  * `null`, an empty `stop` list), so rendering a parsed body gives back the
- * body the client sent, minus `stream` and `stream_options`. The checks the
- * two endpoints share (model, stop, logit_bias, stream_options) are chat's.
+ * body the client sent, minus `stream` and `stream_options`. The fields the
+ * two endpoints share are read and written by `shared-fields.ts`.
  */
 import { create } from "@bufbuild/protobuf";
 import { CompletionRequestSchema, type CompletionRequest } from "@llmmesh/proto";
-import { parseLogitBias, parseModel, parseStop, parseStreamOptions } from "./chat-request.js";
+import { parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
 import { WireError } from "./errors.js";
-import { expectBoolean, expectInteger, expectNumber, expectString, ExtraFields, int64ToNumber, isObject, mergeExtra, parseStoredJson } from "./guards.js";
+import { expectBoolean, expectInteger, expectString, ExtraFields, int64ToNumber, isObject, mergeExtra } from "./guards.js";
 import { textInputFromJson, textInputToJson } from "./text-input.js";
 import type { CompletionRequestJson } from "./types.js";
 
@@ -57,21 +57,6 @@ export function completionRequestFromJson(body: unknown): ParsedCompletionReques
         // 0 is meaningful here: with `echo`, it scores the prompt without generating.
         req.maxTokens = expectInteger(v, key, { min: 0 });
         break;
-      case "temperature":
-        req.temperature = expectNumber(v, key, { min: 0, max: 2 });
-        break;
-      case "top_p":
-        req.topP = expectNumber(v, key, { min: 0, max: 1 });
-        break;
-      case "n":
-        req.n = expectInteger(v, key, { min: 1 });
-        break;
-      case "stop":
-        parseStop(v, req, extra);
-        break;
-      case "seed":
-        req.seed = expectInteger(v, key);
-        break;
       case "logprobs":
         req.logprobs = expectInteger(v, key, { min: 0 });
         break;
@@ -84,26 +69,11 @@ export function completionRequestFromJson(body: unknown): ParsedCompletionReques
       case "best_of":
         req.bestOf = expectInteger(v, key, { min: 0 });
         break;
-      case "presence_penalty":
-        req.presencePenalty = expectNumber(v, key);
-        break;
-      case "frequency_penalty":
-        req.frequencyPenalty = expectNumber(v, key);
-        break;
-      case "logit_bias":
-        req.logitBiasJson = JSON.stringify(parseLogitBias(v));
-        break;
-      case "user":
-        req.user = expectString(v, key);
-        break;
       case "stream":
         stream = expectBoolean(v, key);
         break;
-      case "stream_options":
-        parseStreamOptions(v, req, extra);
-        break;
       default:
-        extra.set(key, v);
+        if (!readSharedField(req, key, v, extra)) extra.set(key, v);
     }
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
@@ -121,18 +91,10 @@ export function completionRequestToJson(req: CompletionRequest): Record<string, 
   const out: Partial<CompletionRequestJson> & { model: string } = { model: req.model };
   if (req.prompt.case !== undefined) out.prompt = textInputToJson(req.prompt);
   if (req.maxTokens !== undefined) out.max_tokens = int64ToNumber(req.maxTokens);
-  if (req.temperature !== undefined) out.temperature = req.temperature;
-  if (req.topP !== undefined) out.top_p = req.topP;
-  if (req.n !== undefined) out.n = int64ToNumber(req.n);
-  if (req.stop.length > 0) out.stop = req.stopIsString && req.stop.length === 1 ? req.stop[0] : [...req.stop];
-  if (req.seed !== undefined) out.seed = int64ToNumber(req.seed);
+  writeSharedFields(req, out);
   if (req.logprobs !== undefined) out.logprobs = int64ToNumber(req.logprobs);
   if (req.echo !== undefined) out.echo = req.echo;
   if (req.suffix !== undefined) out.suffix = req.suffix;
   if (req.bestOf !== undefined) out.best_of = int64ToNumber(req.bestOf);
-  if (req.presencePenalty !== undefined) out.presence_penalty = req.presencePenalty;
-  if (req.frequencyPenalty !== undefined) out.frequency_penalty = req.frequencyPenalty;
-  if (req.logitBiasJson !== undefined) out.logit_bias = parseStoredJson(req.logitBiasJson) as Record<string, number>;
-  if (req.user !== undefined) out.user = req.user;
   return mergeExtra(out, req.extraJson);
 }
