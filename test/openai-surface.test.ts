@@ -243,6 +243,20 @@ describe("streaming", () => {
     expect(chunks.every((c) => (c.choices as unknown[]).length > 0)).toBe(true);
   });
 
+  it("refuses stream_options without stream: true as OpenAI does, before any upstream call", async () => {
+    for (const [path, body] of [
+      ["/v1/chat/completions", { model: CHAT_MODEL, messages: [{ role: "user", content: "hi" }], stream_options: { include_usage: true } }],
+      ["/v1/completions", { model: CHAT_MODEL, prompt: "hi", stream: false, stream_options: { include_usage: true } }],
+    ] as const) {
+      const res = await post(path, body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", type: "invalid_request_error", param: "stream_options", code: null },
+      });
+    }
+    expect(matrix.upstream.requests).toHaveLength(0);
+  });
+
   it("ends a stream that fails after its first byte with an OpenAI error event, and no [DONE]", async () => {
     matrix.upstream.scriptNext({ kind: "stream-error", afterChunks: 2, error: { message: "The model crashed.", type: "server_error", param: null, code: null } });
     const res = await post("/v1/chat/completions", { model: CHAT_MODEL, messages: [{ role: "user", content: "tell me a long story" }], stream: true });

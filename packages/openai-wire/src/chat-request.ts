@@ -164,6 +164,7 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
   if (!hasMessages) throw new WireError("Missing required parameter: 'messages'.", "messages");
+  checkStreamOptionsNeedStream(json, stream);
   req.extraJson = extra.toJson();
   return { request: req, stream };
 }
@@ -213,6 +214,16 @@ function parseMetadata(v: unknown): Record<string, string> {
     });
   }
   return out;
+}
+
+/**
+ * OpenAI answers `stream_options` without `stream: true` with a 400 naming
+ * it (a null is "not set" and accepted). Shared with completions.
+ */
+export function checkStreamOptionsNeedStream(body: Record<string, unknown>, stream: boolean): void {
+  if (!stream && body.stream_options !== undefined && body.stream_options !== null) {
+    throw new WireError("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
+  }
 }
 
 /**

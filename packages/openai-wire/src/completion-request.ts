@@ -10,7 +10,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CompletionRequestSchema, type CompletionRequest } from "@llmmesh/proto";
-import { parseLogitBias, parseModel, parseStop, parseStreamOptions } from "./chat-request.js";
+import { checkStreamOptionsNeedStream, parseLogitBias, parseModel, parseStop, parseStreamOptions } from "./chat-request.js";
 import { WireError } from "./errors.js";
 import { expectBoolean, expectInteger, expectNumber, expectString, ExtraFields, int64ToNumber, isObject, mergeExtra, parseStoredJson } from "./guards.js";
 import { textInputFromJson, textInputToJson } from "./text-input.js";
@@ -108,6 +108,7 @@ export function completionRequestFromJson(body: unknown): ParsedCompletionReques
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
   if (!hasPrompt) throw new WireError("Missing required parameter: 'prompt'.", "prompt");
+  checkStreamOptionsNeedStream(body, stream);
   req.extraJson = extra.toJson();
   return { request: req, stream };
 }
