@@ -150,7 +150,10 @@ describe("every chat request field reaches an OpenAI upstream unchanged", () => 
     expect(received()).toEqual(body);
     // And the answer is the upstream's, as the same request straight to it gets.
     const direct = await postDirect("/v1/chat/completions", body);
-    expect(withoutIds(await res.json())).toEqual(withoutIds(await direct.json()));
+    const [viaMesh, straight] = [withoutIds(await res.json()), withoutIds(await direct.json())];
+    expect(viaMesh).toEqual(straight);
+    // Byte for byte, key order included.
+    expect(JSON.stringify(viaMesh)).toBe(JSON.stringify(straight));
   });
 
   it("streamed: the same, with include_usage forced on upstream and other stream options kept", async () => {
@@ -162,6 +165,8 @@ describe("every chat request field reaches an OpenAI upstream unchanged", () => 
     expect(done).toBe(true);
     const direct = await streamOf(await postDirect("/v1/chat/completions", body));
     expect(withoutIds(chunks)).toEqual(withoutIds(direct.chunks));
+    // Byte for byte, key order included.
+    expect(JSON.stringify(withoutIds(chunks))).toBe(JSON.stringify(withoutIds(direct.chunks)));
   });
 });
 
@@ -190,6 +195,8 @@ describe("answers in the legacy and logprobs shapes", () => {
     expect(deltas.map((d) => d?.function_call?.arguments ?? "").join("")).toBe('{"query":"find cats"}');
     const direct = await streamOf(await postDirect("/v1/chat/completions", legacyRequest(true)));
     expect(withoutIds(chunks)).toEqual(withoutIds(direct.chunks));
+    // Byte for byte, key order included.
+    expect(JSON.stringify(withoutIds(chunks))).toBe(JSON.stringify(withoutIds(direct.chunks)));
   });
 
   it("passes logprobs through, whole and streamed", async () => {
