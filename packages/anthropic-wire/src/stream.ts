@@ -92,14 +92,16 @@ export class MessageStreamTranslator {
     this.#started = true;
     events.push({
       type: "message_start",
+      // Anthropic's own key order: model first.
       message: {
+        model: chunk?.model ?? "",
         id: messageId(chunk?.id ?? ""),
         type: "message",
         role: "assistant",
-        model: chunk?.model ?? "",
         content: [],
         stop_reason: null,
         stop_sequence: null,
+        stop_details: null,
         usage: usageToJson(undefined),
       },
     });
