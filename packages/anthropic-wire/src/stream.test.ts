@@ -92,6 +92,15 @@ describe("MessageStreamTranslator", () => {
     );
   });
 
+  it("keeps one tool_use block when an upstream repeats the call's id on every fragment", () => {
+    const fragment = (args: string) => chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_weather", arguments: args } }] });
+    const events = translate([fragment('{"city":'), fragment('"Paris"}'), chunk({}, "tool_calls"), USAGE_CHUNK]);
+    expect(events.filter((e) => e.type === "content_block_start")).toEqual([
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "call_a", name: "get_weather", input: {} } },
+    ]);
+    expect(events.filter((e) => e.type === "content_block_delta").map((e) => (e.delta as Json).partial_json)).toEqual(['{"city":', '"Paris"}']);
+  });
+
   it("maps length to max_tokens and an upstream-named stop sequence to stop_sequence", () => {
     const cut = translate([chunk({ content: "a" }), chunk({}, "length"), USAGE_CHUNK]);
     expect(cut.at(-2)).toMatchObject({ delta: { stop_reason: "max_tokens", stop_sequence: null } });
