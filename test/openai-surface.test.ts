@@ -150,7 +150,10 @@ describe("every chat request field reaches an OpenAI upstream unchanged", () => 
     expect(received()).toEqual(body);
     // And the answer is the upstream's, as the same request straight to it gets.
     const direct = await postDirect("/v1/chat/completions", body);
-    expect(withoutIds(await res.json())).toEqual(withoutIds(await direct.json()));
+    const [viaMesh, straight] = [withoutIds(await res.json()), withoutIds(await direct.json())];
+    expect(viaMesh).toEqual(straight);
+    // Byte for byte, key order included.
+    expect(JSON.stringify(viaMesh)).toBe(JSON.stringify(straight));
   });
 
   it("streamed: the same, with include_usage forced on upstream and other stream options kept", async () => {
@@ -162,6 +165,8 @@ describe("every chat request field reaches an OpenAI upstream unchanged", () => 
     expect(done).toBe(true);
     const direct = await streamOf(await postDirect("/v1/chat/completions", body));
     expect(withoutIds(chunks)).toEqual(withoutIds(direct.chunks));
+    // Byte for byte, key order included.
+    expect(JSON.stringify(withoutIds(chunks))).toBe(JSON.stringify(withoutIds(direct.chunks)));
   });
 });
 
@@ -190,6 +195,8 @@ describe("answers in the legacy and logprobs shapes", () => {
     expect(deltas.map((d) => d?.function_call?.arguments ?? "").join("")).toBe('{"query":"find cats"}');
     const direct = await streamOf(await postDirect("/v1/chat/completions", legacyRequest(true)));
     expect(withoutIds(chunks)).toEqual(withoutIds(direct.chunks));
+    // Byte for byte, key order included.
+    expect(JSON.stringify(withoutIds(chunks))).toBe(JSON.stringify(withoutIds(direct.chunks)));
   });
 
   it("passes logprobs through, whole and streamed", async () => {
@@ -241,6 +248,20 @@ describe("streaming", () => {
     expect(received()).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     expect(chunks.every((c) => !("usage" in c))).toBe(true);
     expect(chunks.every((c) => (c.choices as unknown[]).length > 0)).toBe(true);
+  });
+
+  it("refuses stream_options without stream: true as OpenAI does, before any upstream call", async () => {
+    for (const [path, body] of [
+      ["/v1/chat/completions", { model: CHAT_MODEL, messages: [{ role: "user", content: "hi" }], stream_options: { include_usage: true } }],
+      ["/v1/completions", { model: CHAT_MODEL, prompt: "hi", stream: false, stream_options: { include_usage: true } }],
+    ] as const) {
+      const res = await post(path, body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", type: "invalid_request_error", param: "stream_options", code: null },
+      });
+    }
+    expect(matrix.upstream.requests).toHaveLength(0);
   });
 
   it("ends a stream that fails after its first byte with an OpenAI error event, and no [DONE]", async () => {

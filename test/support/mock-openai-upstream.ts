@@ -510,10 +510,14 @@ class ChatAnswer {
     }
     const single = toolCall !== undefined || functionCall !== undefined;
     const logprobs = single ? null : this.#logprobs(textPieces(this.a.text ?? ""));
+    // OpenAI's key order for a complete answer: the serving fields after usage (a chunk has them before choices).
+    const { service_tier, system_fingerprint, ...head } = this.#envelope("chat.completion");
     return {
-      ...this.#envelope("chat.completion"),
+      ...head,
       choices: Array.from({ length: single ? 1 : this.a.choices }, (_, index) => ({ index, message, logprobs, finish_reason: this.#finishReason() })),
       usage: this.#usage(),
+      service_tier,
+      system_fingerprint,
     };
   }
 

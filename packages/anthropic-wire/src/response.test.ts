@@ -22,16 +22,21 @@ function render(json: Json, stopSequences: string[] = []): Json {
 
 describe("messageResponseToJson", () => {
   it("renders a text answer with Anthropic's envelope and usage (cached tokens apart)", () => {
-    expect(render(completion({ role: "assistant", content: "Hello!", refusal: null }, "stop"))).toEqual({
+    const expected = {
+      model: "gpt-4o-mini",
       id: "msg_AbC123",
       type: "message",
       role: "assistant",
-      model: "gpt-4o-mini",
       content: [{ type: "text", text: "Hello!" }],
       stop_reason: "end_turn",
       stop_sequence: null,
+      stop_details: null,
       usage: { input_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 10, output_tokens: 7 },
-    });
+    };
+    const rendered = render(completion({ role: "assistant", content: "Hello!", refusal: null }, "stop"));
+    expect(rendered).toEqual(expected);
+    // Byte for byte, in the key order of Anthropic's own answers.
+    expect(JSON.stringify(rendered)).toBe(JSON.stringify(expected));
   });
 
   it("renders tool calls as tool_use blocks with parsed input, after any text", () => {
@@ -78,7 +83,11 @@ describe("messageResponseToJson", () => {
 
   it("renders a refusal as text with stop_reason refusal", () => {
     const json = render(completion({ role: "assistant", content: null, refusal: "I can't help with that." }, "stop"));
-    expect(json).toMatchObject({ content: [{ type: "text", text: "I can't help with that." }], stop_reason: "refusal" });
+    expect(json).toMatchObject({
+      content: [{ type: "text", text: "I can't help with that." }],
+      stop_reason: "refusal",
+      stop_details: { type: "refusal", category: null, explanation: null },
+    });
   });
 
   it("renders an empty answer as no blocks", () => {

@@ -38,11 +38,12 @@ export function messageResponseToJson(res: ChatResponse, stopSequences: readonly
     stopSequences,
     choiceExtraJson: choice?.extraJson ?? "",
   };
+  // Anthropic's own key order: model first.
   return {
+    model: res.model,
     id: messageId(res.id),
     type: "message",
     role: "assistant",
-    model: res.model,
     content,
     ...stopInfo(end),
     usage: usageToJson(res.usage),

@@ -5,10 +5,22 @@
 import type { Usage } from "@llmmesh/proto";
 import { int64ToNumber } from "@llmmesh/openai-wire";
 
-/** `stop_reason` and `stop_sequence` as a pair. */
+/** A refusal's `stop_details`: what the upstream does not say (its category, an explanation) is null. */
+export interface RefusalStopDetails {
+  type: "refusal";
+  category: null;
+  explanation: null;
+}
+
+/**
+ * `stop_reason`, `stop_sequence` and `stop_details`, in the order Anthropic
+ * writes them. `stop_details` is always present (null unless a refusal), as
+ * in Anthropic's answers and its SDKs' types.
+ */
 export interface StopInfo {
   stop_reason: string;
   stop_sequence: string | null;
+  stop_details: RefusalStopDetails | null;
 }
 
 /** What is known about the end of an answer. */
@@ -30,22 +42,28 @@ export interface AnswerEnd {
  * does not say that; vLLM-style servers send it as the choice's `stop_reason`.
  */
 export function stopInfo({ finishReason, hasToolCalls, refused, stopSequences, choiceExtraJson }: AnswerEnd): StopInfo {
-  if (refused) return { stop_reason: "refusal", stop_sequence: null };
+  if (refused) return refusal();
   switch (finishReason) {
     case "length":
-      return { stop_reason: "max_tokens", stop_sequence: null };
+      return { stop_reason: "max_tokens", stop_sequence: null, stop_details: null };
     case "tool_calls":
     case "function_call":
-      return { stop_reason: "tool_use", stop_sequence: null };
+      return { stop_reason: "tool_use", stop_sequence: null, stop_details: null };
     case "content_filter":
-      return { stop_reason: "refusal", stop_sequence: null };
+      return refusal();
     default: {
       // Some compatible servers end a tool call with "stop".
-      if (hasToolCalls) return { stop_reason: "tool_use", stop_sequence: null };
+      if (hasToolCalls) return { stop_reason: "tool_use", stop_sequence: null, stop_details: null };
       const matched = matchedStopSequence(stopSequences, choiceExtraJson);
-      return matched === undefined ? { stop_reason: "end_turn", stop_sequence: null } : { stop_reason: "stop_sequence", stop_sequence: matched };
+      if (matched === undefined) return { stop_reason: "end_turn", stop_sequence: null, stop_details: null };
+      return { stop_reason: "stop_sequence", stop_sequence: matched, stop_details: null };
     }
   }
+}
+
+/** A new object each time: answers are built and serialised independently. */
+function refusal(): StopInfo {
+  return { stop_reason: "refusal", stop_sequence: null, stop_details: { type: "refusal", category: null, explanation: null } };
 }
 
 function matchedStopSequence(stopSequences: readonly string[], choiceExtraJson: string): string | undefined {

@@ -21,13 +21,14 @@ function translate(chunks: Json[], stopSequences: string[] = []): MessageStreamE
 const MESSAGE_START = {
   type: "message_start",
   message: {
+    model: "gpt-4o-mini",
     id: "msg_S1",
     type: "message",
     role: "assistant",
-    model: "gpt-4o-mini",
     content: [],
     stop_reason: null,
     stop_sequence: null,
+    stop_details: null,
     usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
   },
 };
@@ -49,7 +50,7 @@ describe("MessageStreamTranslator", () => {
       { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello" } },
       { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: " world" } },
       { type: "content_block_stop", index: 0 },
-      { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: FINAL_USAGE },
+      { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null, stop_details: null }, usage: FINAL_USAGE },
       { type: "message_stop" },
     ]);
   });
@@ -77,9 +78,27 @@ describe("MessageStreamTranslator", () => {
       { type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "call_b", name: "get_time", input: {} } },
       { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: "{}" } },
       { type: "content_block_stop", index: 2 },
-      { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: FINAL_USAGE },
+      { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null, stop_details: null }, usage: FINAL_USAGE },
       { type: "message_stop" },
     ]);
+  });
+
+  it("writes message_start and message_delta with their keys in Anthropic's order", () => {
+    const events = translate([chunk({ content: "a" }), chunk({}, "stop"), USAGE_CHUNK]);
+    // As Anthropic's own streams write them (model first; stop_details after stop_sequence).
+    expect(JSON.stringify(events[0])).toBe(JSON.stringify(MESSAGE_START));
+    expect(JSON.stringify(events.at(-2))).toBe(
+      JSON.stringify({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null, stop_details: null }, usage: FINAL_USAGE }),
+    );
+  });
+
+  it("keeps one tool_use block when an upstream repeats the call's id on every fragment", () => {
+    const fragment = (args: string) => chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_weather", arguments: args } }] });
+    const events = translate([fragment('{"city":'), fragment('"Paris"}'), chunk({}, "tool_calls"), USAGE_CHUNK]);
+    expect(events.filter((e) => e.type === "content_block_start")).toEqual([
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "call_a", name: "get_weather", input: {} } },
+    ]);
+    expect(events.filter((e) => e.type === "content_block_delta").map((e) => (e.delta as Json).partial_json)).toEqual(['{"city":', '"Paris"}']);
   });
 
   it("maps length to max_tokens and an upstream-named stop sequence to stop_sequence", () => {
@@ -92,7 +111,7 @@ describe("MessageStreamTranslator", () => {
   it("streams a refusal as text and reports stop_reason refusal", () => {
     const events = translate([chunk({ role: "assistant", content: null, refusal: "No." }), chunk({}, "stop"), USAGE_CHUNK]);
     expect(events[3]).toEqual({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "No." } });
-    expect(events.at(-2)).toMatchObject({ delta: { stop_reason: "refusal" } });
+    expect(events.at(-2)).toMatchObject({ delta: { stop_reason: "refusal", stop_details: { type: "refusal", category: null, explanation: null } } });
   });
 
   it("still opens, pings and closes the message for an empty answer", () => {

@@ -20,7 +20,7 @@ import { messageId, stopInfo, usageToJson } from "./stop-reason.js";
 /** One event: its `type` is also the SSE `event:` name. */
 export type MessageStreamEvent = { type: string } & Record<string, unknown>;
 
-type OpenBlock = { readonly kind: "text" } | { readonly kind: "tool_use"; readonly toolIndex: bigint };
+type OpenBlock = { readonly kind: "text" } | { readonly kind: "tool_use"; readonly toolIndex: bigint; readonly id: string | undefined };
 
 /** Translates one stream; feed every chunk to `push`, then call `end` once. */
 export class MessageStreamTranslator {
@@ -92,14 +92,16 @@ export class MessageStreamTranslator {
     this.#started = true;
     events.push({
       type: "message_start",
+      // Anthropic's own key order: model first.
       message: {
+        model: chunk?.model ?? "",
         id: messageId(chunk?.id ?? ""),
         type: "message",
         role: "assistant",
-        model: chunk?.model ?? "",
         content: [],
         stop_reason: null,
         stop_sequence: null,
+        stop_details: null,
         usage: usageToJson(undefined),
       },
     });
@@ -112,11 +114,12 @@ export class MessageStreamTranslator {
 
   #toolCall(call: ToolCallDelta, events: MessageStreamEvent[]): void {
     const open = this.#open;
-    // A fragment with an id, or of another call, starts a new tool_use block.
-    if (open?.kind !== "tool_use" || open.toolIndex !== call.index || call.id) {
+    // A fragment of another call, or with a new id, starts a new tool_use block
+    // (some compatible servers repeat the same id on every fragment of one call).
+    if (open?.kind !== "tool_use" || open.toolIndex !== call.index || (call.id && call.id !== open.id)) {
       this.#toolCalls++;
       this.#openBlock(
-        { kind: "tool_use", toolIndex: call.index },
+        { kind: "tool_use", toolIndex: call.index, id: call.id },
         { type: "tool_use", id: call.id || `toolu_llmmesh_${this.#toolCalls}`, name: call.name ?? "", input: {} },
         events,
       );

@@ -48,6 +48,8 @@ describe("chatChunkFromJson / chatChunkToJson round trip", () => {
 
   it.each(cases)("%s", (_name, json) => {
     expect(roundTrip(json)).toStrictEqual(json);
+    // Byte for byte: the keys in the upstream's order too.
+    expect(JSON.stringify(roundTrip(json))).toBe(JSON.stringify(json));
   });
 });
 

@@ -31,6 +31,8 @@ import {
   int64ToNumber,
   isObject,
   mergeExtra,
+  mergeExtraObject,
+  parseExtra,
   parseStoredJson,
   type AnswerKind,
   type JsonObject,
@@ -101,21 +103,24 @@ function toolCallDeltaFromJson(value: unknown, param: string, position: number):
 
 /** Renders one chunk for a client: `"object":"chat.completion.chunk"`. */
 export function chatChunkToJson(chunk: ChatChunk): Record<string, unknown> {
-  return chatEnvelopeToJson("chat.completion.chunk", chunk, chunkChoiceToJson) satisfies ChatCompletionChunkJson;
+  return chatEnvelopeToJson("chat.completion.chunk", chunk, chunkChoiceToJson, "chunk") satisfies ChatCompletionChunkJson;
 }
 
 function chunkChoiceToJson(choice: ChunkChoice): ChunkChoiceJson {
   return choiceEnvelopeToJson(choice, { delta: choice.delta === undefined ? {} : deltaToJson(choice.delta) });
 }
 
+/** A delta's keys in OpenAI's order: role, content (an upstream's explicit null in its place), tool_calls, refusal. */
 function deltaToJson(delta: Delta): DeltaJson {
+  const extra = parseExtra(delta.extraJson);
   const out: DeltaJson = {};
   if (delta.role !== undefined) out.role = delta.role;
   if (delta.content !== undefined) out.content = delta.content;
+  else if (extra?.content === null) out.content = null;
   if (delta.toolCalls.length > 0) out.tool_calls = delta.toolCalls.map(toolCallDeltaToJson);
   if (delta.refusal !== undefined) out.refusal = delta.refusal;
   if (delta.functionCallJson !== undefined) out.function_call = parseStoredJson(delta.functionCallJson);
-  return mergeExtra(out, delta.extraJson);
+  return mergeExtraObject(out, extra);
 }
 
 function toolCallDeltaToJson(call: ToolCallDelta): ToolCallDeltaJson {

@@ -43,23 +43,37 @@ export function chatEnvelopeReaders<Choice>(choiceFromJson: (value: unknown, par
   };
 }
 
-/** Renders an envelope with `object` set to `kind`, each choice by `choiceToJson`. */
+/**
+ * Where OpenAI puts `service_tier` and `system_fingerprint`: after `usage`
+ * in a complete answer (`...,"choices","usage","service_tier","system_fingerprint"`),
+ * before `choices` in a streamed chunk (`...,"model","service_tier","system_fingerprint","choices","usage"`).
+ */
+export type EnvelopeLayout = "answer" | "chunk";
+
+/**
+ * Renders an envelope with `object` set to `kind`, each choice by
+ * `choiceToJson`, its keys in OpenAI's order for `layout`, so an answer
+ * passed through reads byte for byte as the upstream wrote it. Keys kept in
+ * `extraJson` (an explicit `"usage": null`, `obfuscation`) follow, in the
+ * upstream's order.
+ */
 export function chatEnvelopeToJson<Kind extends string, Choice, ChoiceJson>(
   kind: Kind,
   envelope: ChatEnvelope<Choice>,
   choiceToJson: (choice: Choice) => ChoiceJson,
+  layout: EnvelopeLayout = "answer",
 ): ChatEnvelopeJson<Kind, ChoiceJson> {
-  const out: ChatEnvelopeJson<Kind, ChoiceJson> = {
-    id: envelope.id,
-    object: kind,
-    created: int64ToNumber(envelope.created),
-    model: envelope.model,
-    choices: envelope.choices.map((choice) => choiceToJson(choice)),
-  };
+  const out = { id: envelope.id, object: kind, created: int64ToNumber(envelope.created), model: envelope.model } as ChatEnvelopeJson<Kind, ChoiceJson>;
+  if (layout === "chunk") servingFields(envelope, out);
+  out.choices = envelope.choices.map((choice) => choiceToJson(choice));
   if (envelope.usage !== undefined) out.usage = usageToJson(envelope.usage, "chat");
-  if (envelope.systemFingerprint !== undefined) out.system_fingerprint = envelope.systemFingerprint;
-  if (envelope.serviceTier !== undefined) out.service_tier = envelope.serviceTier;
+  if (layout === "answer") servingFields(envelope, out);
   return mergeExtra(out, envelope.extraJson);
+}
+
+function servingFields(envelope: ChatEnvelope<unknown>, out: ChatEnvelopeJson<string, unknown>): void {
+  if (envelope.serviceTier !== undefined) out.service_tier = envelope.serviceTier;
+  if (envelope.systemFingerprint !== undefined) out.system_fingerprint = envelope.systemFingerprint;
 }
 
 /** The modelled fields every choice has, complete or streamed. */

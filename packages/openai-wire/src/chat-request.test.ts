@@ -250,6 +250,8 @@ describe("chatRequestFromJson validation", () => {
     ["stop with a number inside", minimal({ stop: ["a", 1] }), "stop[1]"],
     ["stream a string", minimal({ stream: "true" }), "stream"],
     ["stream_options a string", minimal({ stream: true, stream_options: "usage" }), "stream_options"],
+    ["stream_options without stream", minimal({ stream_options: { include_usage: true } }), "stream_options"],
+    ["stream_options with stream false", minimal({ stream: false, stream_options: {} }), "stream_options"],
     ["include_usage a string", minimal({ stream: true, stream_options: { include_usage: "yes" } }), "stream_options.include_usage"],
     ["response_format a string", minimal({ response_format: "json" }), "response_format"],
     ["response_format without type", minimal({ response_format: {} }), "response_format.type"],

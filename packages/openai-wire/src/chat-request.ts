@@ -36,7 +36,7 @@ import {
 } from "./guards.js";
 import { nullKept, readFields, type FieldReaders } from "./fields.js";
 import { checkToolCallReferences, messageFromJson, messageToJson } from "./messages.js";
-import { parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
+import { checkStreamOptionsNeedStream, parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
 import type { ChatCompletionRequestJson, FunctionDefinitionJson, ResponseFormatJson, ToolChoiceJson, ToolJson } from "./types.js";
 
 const TOOL_CHOICE_MODES: ReadonlySet<string> = new Set(["auto", "none", "required"]);
@@ -129,6 +129,7 @@ export function chatRequestFromJson(body: unknown): ParsedChatRequest {
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
   if (!hasMessages) throw new WireError("Missing required parameter: 'messages'.", "messages");
+  checkStreamOptionsNeedStream(json, stream);
   req.extraJson = extra.toJson();
   return { request: req, stream };
 }

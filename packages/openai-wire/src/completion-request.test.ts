@@ -85,6 +85,8 @@ describe("completionRequestFromJson validation", () => {
     ["user a number", minimal({ user: 7 }), "user"],
     ["stream a string", minimal({ stream: "true" }), "stream"],
     ["stream_options a list", minimal({ stream: true, stream_options: [] }), "stream_options"],
+    ["stream_options without stream", minimal({ stream_options: { include_usage: true } }), "stream_options"],
+    ["stream_options with stream null", minimal({ stream: null, stream_options: { include_usage: false } }), "stream_options"],
     ["include_usage a string", minimal({ stream: true, stream_options: { include_usage: "yes" } }), "stream_options.include_usage"],
   ])("%s → param %s", (_name, body, param) => {
     let caught: unknown;

@@ -10,7 +10,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CompletionRequestSchema, type CompletionRequest } from "@llmmesh/proto";
-import { parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
+import { checkStreamOptionsNeedStream, parseModel, readSharedField, writeSharedFields } from "./shared-fields.js";
 import { WireError } from "./errors.js";
 import { expectBoolean, expectInteger, expectString, ExtraFields, int64ToNumber, isObject, mergeExtra } from "./guards.js";
 import { textInputFromJson, textInputToJson } from "./text-input.js";
@@ -78,6 +78,7 @@ export function completionRequestFromJson(body: unknown): ParsedCompletionReques
   }
   if (!hasModel) throw new WireError("Missing required parameter: 'model'.", "model");
   if (!hasPrompt) throw new WireError("Missing required parameter: 'prompt'.", "prompt");
+  checkStreamOptionsNeedStream(body, stream);
   req.extraJson = extra.toJson();
   return { request: req, stream };
 }

@@ -153,10 +153,19 @@ export class ExtraFields {
  * in its own `extra_json` under the nested object's key.
  */
 export function mergeExtra<T extends JsonObject>(target: T, extraJson: string): T {
-  if (extraJson === "") return target;
+  return mergeExtraObject(target, parseExtra(extraJson));
+}
+
+/** A stored `extra_json` as an object; undefined when there is none. */
+export function parseExtra(extraJson: string): JsonObject | undefined {
+  if (extraJson === "") return undefined;
   const extra: unknown = JSON.parse(extraJson);
-  if (!isObject(extra)) return target;
-  fillMissing(target, extra, true);
+  return isObject(extra) ? extra : undefined;
+}
+
+/** `mergeExtra` for an `extra_json` already parsed by `parseExtra`. */
+export function mergeExtraObject<T extends JsonObject>(target: T, extra: JsonObject | undefined): T {
+  if (extra !== undefined) fillMissing(target, extra, true);
   return target;
 }
 

@@ -215,12 +215,13 @@ export function messageToJson(msg: Message, side: MessageSide): ChatMessageJson 
   if (c.case === "text") out.content = c.value;
   else if (c.case === "parts") out.content = c.value.parts.map(contentPartToJson);
   else if (side === "response") out.content = null;
-  if (side === "response") out.refusal = msg.refusal ?? null;
-  else if (msg.refusal !== undefined) out.refusal = msg.refusal;
+  if (side === "request" && msg.refusal !== undefined) out.refusal = msg.refusal;
   if (msg.name !== undefined) out.name = msg.name;
   if (msg.toolCalls.length > 0) out.tool_calls = msg.toolCalls.map(toolCallToJson);
   if (msg.toolCallId !== undefined) out.tool_call_id = msg.toolCallId;
   if (msg.functionCallJson !== undefined) out.function_call = parseStoredJson(msg.functionCallJson);
+  // An answer's refusal comes after its calls, as OpenAI writes it (`"content":null,"tool_calls":[...],"refusal":null`).
+  if (side === "response") out.refusal = msg.refusal ?? null;
   mergeExtra(out, msg.extraJson);
   return out;
 }

@@ -94,6 +94,16 @@ export function writeSharedFields(req: SharedRequestFields, out: SharedRequestFi
   if (req.user !== undefined) out.user = req.user;
 }
 
+/**
+ * OpenAI answers `stream_options` without `stream: true` with a 400 naming
+ * it (a null is "not set" and accepted).
+ */
+export function checkStreamOptionsNeedStream(body: Record<string, unknown>, stream: boolean): void {
+  if (!stream && body.stream_options !== undefined && body.stream_options !== null) {
+    throw new WireError("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
+  }
+}
+
 /** The client's `model`: a non-empty string of bounded length. */
 export function parseModel(v: unknown): string {
   const model = expectString(v, "model");

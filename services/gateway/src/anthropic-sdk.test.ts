@@ -85,6 +85,8 @@ describe("gateway /v1/messages through @anthropic-ai/sdk", () => {
     };
     const message = await client.messages.stream(REQUEST).finalMessage();
     expect(message).toMatchObject({ content: [{ type: "text", text: "Hi" }], stop_reason: "max_tokens", usage: { input_tokens: 7, output_tokens: 3 } });
+    // The SDK copies stop_details from message_delta; its type says null, never undefined.
+    expect(message.stop_details).toBeNull();
   });
 
   it("answers 405 and unknown /v1/messages paths in Anthropic's envelope", async () => {
