@@ -303,6 +303,59 @@ describe("@anthropic-ai/sdk against /v1/messages", () => {
     });
   });
 
+  describe("the request id, in Anthropic's request-id header as well as x-request-id", () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+    it("is the SDK's _request_id on answers, streams and token counts: the client's own id echoed, else a fresh one", async () => {
+      const echoed = await client.messages.create(
+        { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] },
+        { headers: { "x-request-id": "trace-anthropic-42" } },
+      );
+      expect(echoed._request_id).toBe("trace-anthropic-42");
+
+      const fresh = await client.messages.create({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] }).withResponse();
+      expect(fresh.request_id).toMatch(UUID);
+      expect(fresh.request_id).toBe(fresh.response.headers.get("x-request-id"));
+
+      const stream = client.messages.stream({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": "trace-stream-7" } });
+      await stream.finalMessage();
+      expect(stream.request_id).toBe("trace-stream-7");
+
+      const counted = await client.messages.countTokens({ model: MODEL, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": "trace-count-1" } });
+      expect(counted._request_id).toBe("trace-count-1");
+    });
+
+    it("is the SDK's err.requestID on every error, the same id as the envelope's request_id", async () => {
+      const stranger = new Anthropic({ baseURL: mesh.url, apiKey: "sk-not-a-team-key-0000", maxRetries: 0 });
+      const failures = [
+        stranger.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+        client.messages.create({ model: "claude-nope", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+        client.messages.create({ model: MODEL, max_tokens: -1, messages: [{ role: "user", content: "x" }] }),
+        client.messages.countTokens({ model: "claude-nope", messages: [{ role: "user", content: "x" }] }),
+        // Paths nothing routes: under /v1/messages they answer in Anthropic's envelope too.
+        client.get("/v1/messages"),
+        client.post("/v1/messages/nowhere", { body: {}, headers: { "x-request-id": "trace-bad-1" } }),
+      ];
+      const errors = await Promise.all(failures.map((p) => p.then(() => undefined, (e: unknown) => e as APIError)));
+      expect(errors.map((e) => e?.status)).toEqual([401, 404, 400, 404, 405, 404]);
+      for (const err of errors) {
+        expect(err).toBeInstanceOf(APIError);
+        expect(err?.requestID).toEqual(expect.any(String));
+        expect(err?.requestID).toBe((err?.error as { request_id: string }).request_id);
+        expect(err?.requestID).toBe(err?.headers?.get("x-request-id"));
+      }
+      expect(errors.at(-1)?.requestID).toBe("trace-bad-1");
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it("is not sent under that name on OpenAI's routes, whose SDKs read x-request-id", async () => {
+      const res = await fetch(`${mesh.url}/v1/models`, { headers: { authorization: `Bearer ${TEAM_KEY}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-request-id")).toMatch(UUID);
+      expect(res.headers.get("request-id")).toBeNull();
+    });
+  });
+
   describe("headers", () => {
     const post = (headers: Record<string, string>, body: unknown = { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] }) =>
       fetch(`${mesh.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
