@@ -1,14 +1,15 @@
 /**
  * The official `@anthropic-ai/sdk`, unchanged but for its base URL, against
- * the all-in-one mesh whose only upstream is the mock OpenAI server: every
- * Messages request is translated to Chat Completions on the way in and back
- * on the way out. Each test checks both ends — what the SDK returns and what
- * the upstream received.
+ * the mesh in both deployments (all-in-one, and five processes over real
+ * gRPC) whose only upstream is the mock OpenAI server: every Messages
+ * request is translated to Chat Completions on the way in and back on the
+ * way out. Each test checks both ends — what the SDK returns and what the
+ * upstream received.
  */
 import Anthropic, { APIError } from "@anthropic-ai/sdk";
 import { SseParser } from "@llmmesh/openai-wire";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAllInOne } from "./support/mesh.js";
+import { DEPLOYMENTS, type Deployment } from "./support/mesh.js";
 import { mockReplyText, mockTokenCount, startMockOpenAI, type MockOpenAI } from "./support/mock-openai-upstream.js";
 
 const TEAM_KEY = "sk-anthropic-e2e-team-0123456789";
@@ -44,19 +45,18 @@ function upstreamBody(upstream: MockOpenAI, index = 0): Record<string, unknown> 
   return request.body as Record<string, unknown>;
 }
 
-describe("@anthropic-ai/sdk against /v1/messages", () => {
+describe.each(DEPLOYMENTS)("@anthropic-ai/sdk against /v1/messages (%s)", (_mode, start) => {
   let upstream: MockOpenAI;
-  let mesh: Awaited<ReturnType<typeof startAllInOne>>;
+  let mesh: Deployment;
   let client: Anthropic;
 
   beforeAll(async () => {
     upstream = await startMockOpenAI({ apiKey: UPSTREAM_KEY });
-    Object.assign(process.env, ENV);
-    mesh = await startAllInOne(config(upstream));
+    mesh = await start(config(upstream), ENV);
     client = new Anthropic({ baseURL: mesh.url, apiKey: TEAM_KEY, maxRetries: 0 });
   });
   afterAll(async () => {
-    await mesh?.close(1000);
+    await mesh?.stop();
     await upstream?.close();
   });
   afterEach(() => upstream.reset());
