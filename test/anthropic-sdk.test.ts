@@ -1,14 +1,15 @@
 /**
  * The official `@anthropic-ai/sdk`, unchanged but for its base URL, against
- * the all-in-one mesh whose only upstream is the mock OpenAI server: every
- * Messages request is translated to Chat Completions on the way in and back
- * on the way out. Each test checks both ends — what the SDK returns and what
- * the upstream received.
+ * the mesh in both deployments (all-in-one, and five processes over real
+ * gRPC) whose only upstream is the mock OpenAI server: every Messages
+ * request is translated to Chat Completions on the way in and back on the
+ * way out. Each test checks both ends — what the SDK returns and what the
+ * upstream received.
  */
 import Anthropic, { APIError } from "@anthropic-ai/sdk";
 import { SseParser } from "@llmmesh/openai-wire";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAllInOne } from "./support/mesh.js";
+import { DEPLOYMENTS, type Deployment } from "./support/mesh.js";
 import { mockReplyText, mockTokenCount, startMockOpenAI, type MockOpenAI } from "./support/mock-openai-upstream.js";
 
 const TEAM_KEY = "sk-anthropic-e2e-team-0123456789";
@@ -44,19 +45,18 @@ function upstreamBody(upstream: MockOpenAI, index = 0): Record<string, unknown> 
   return request.body as Record<string, unknown>;
 }
 
-describe("@anthropic-ai/sdk against /v1/messages", () => {
+describe.each(DEPLOYMENTS)("@anthropic-ai/sdk against /v1/messages (%s)", (_mode, start) => {
   let upstream: MockOpenAI;
-  let mesh: Awaited<ReturnType<typeof startAllInOne>>;
+  let mesh: Deployment;
   let client: Anthropic;
 
   beforeAll(async () => {
     upstream = await startMockOpenAI({ apiKey: UPSTREAM_KEY });
-    Object.assign(process.env, ENV);
-    mesh = await startAllInOne(config(upstream));
+    mesh = await start(config(upstream), ENV);
     client = new Anthropic({ baseURL: mesh.url, apiKey: TEAM_KEY, maxRetries: 0 });
   });
   afterAll(async () => {
-    await mesh?.close(1000);
+    await mesh?.stop();
     await upstream?.close();
   });
   afterEach(() => upstream.reset());
@@ -300,6 +300,59 @@ describe("@anthropic-ai/sdk against /v1/messages", () => {
       const message = await retrying.messages.create({ model: MODEL, max_tokens: 50, messages: [{ role: "user", content: "again" }] });
       expect(message.content).toEqual([{ type: "text", text: mockReplyText("again") }]);
       expect(upstream.requests).toHaveLength(2);
+    });
+  });
+
+  describe("the request id, in Anthropic's request-id header as well as x-request-id", () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+    it("is the SDK's _request_id on answers, streams and token counts: the client's own id echoed, else a fresh one", async () => {
+      const echoed = await client.messages.create(
+        { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] },
+        { headers: { "x-request-id": "trace-anthropic-42" } },
+      );
+      expect(echoed._request_id).toBe("trace-anthropic-42");
+
+      const fresh = await client.messages.create({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] }).withResponse();
+      expect(fresh.request_id).toMatch(UUID);
+      expect(fresh.request_id).toBe(fresh.response.headers.get("x-request-id"));
+
+      const stream = client.messages.stream({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": "trace-stream-7" } });
+      await stream.finalMessage();
+      expect(stream.request_id).toBe("trace-stream-7");
+
+      const counted = await client.messages.countTokens({ model: MODEL, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": "trace-count-1" } });
+      expect(counted._request_id).toBe("trace-count-1");
+    });
+
+    it("is the SDK's err.requestID on every error, the same id as the envelope's request_id", async () => {
+      const stranger = new Anthropic({ baseURL: mesh.url, apiKey: "sk-not-a-team-key-0000", maxRetries: 0 });
+      const failures = [
+        stranger.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+        client.messages.create({ model: "claude-nope", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+        client.messages.create({ model: MODEL, max_tokens: -1, messages: [{ role: "user", content: "x" }] }),
+        client.messages.countTokens({ model: "claude-nope", messages: [{ role: "user", content: "x" }] }),
+        // Paths nothing routes: under /v1/messages they answer in Anthropic's envelope too.
+        client.get("/v1/messages"),
+        client.post("/v1/messages/nowhere", { body: {}, headers: { "x-request-id": "trace-bad-1" } }),
+      ];
+      const errors = await Promise.all(failures.map((p) => p.then(() => undefined, (e: unknown) => e as APIError)));
+      expect(errors.map((e) => e?.status)).toEqual([401, 404, 400, 404, 405, 404]);
+      for (const err of errors) {
+        expect(err).toBeInstanceOf(APIError);
+        expect(err?.requestID).toEqual(expect.any(String));
+        expect(err?.requestID).toBe((err?.error as { request_id: string }).request_id);
+        expect(err?.requestID).toBe(err?.headers?.get("x-request-id"));
+      }
+      expect(errors.at(-1)?.requestID).toBe("trace-bad-1");
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it("is not sent under that name on OpenAI's routes, whose SDKs read x-request-id", async () => {
+      const res = await fetch(`${mesh.url}/v1/models`, { headers: { authorization: `Bearer ${TEAM_KEY}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-request-id")).toMatch(UUID);
+      expect(res.headers.get("request-id")).toBeNull();
     });
   });
 

@@ -1,16 +1,17 @@
 /**
  * The inputs a careless or hostile client sends, against the all-in-one
- * gateway in front of a mock OpenAI upstream, over raw HTTP/1.1 (the SDKs
- * would refuse to send most of them). Each gets its precise 4xx in OpenAI's
- * error envelope, the upstream sees nothing, and the gateway keeps serving,
- * on the same kept-alive connection.
+ * gateway in front of a mock OpenAI upstream, over raw HTTP/1.1 and over
+ * cleartext HTTP/2 (the SDKs would refuse to send most of them). Each gets
+ * its precise 4xx in OpenAI's error envelope, the upstream sees nothing, and
+ * the gateway keeps serving, on the same kept-alive connection or session.
  */
 import { Agent } from "node:http";
+import { connect, constants, type ClientHttp2Session } from "node:http2";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startMockOpenAI, type MockOpenAI } from "./support/mock-openai-upstream.js";
 import { startAllInOne } from "./support/mesh.js";
-import { errorEnvelopeOf, sendRaw, type RawAnswer } from "./support/raw-http.js";
+import { errorEnvelopeOf, sendH2, sendRaw, type Answer } from "./support/raw-http.js";
 
 const BODY_LIMIT = 2 * 1024 * 1024;
 const ADMIN_KEY = "admin-key-for-hard-inputs-0123";
@@ -192,25 +193,32 @@ afterAll(async () => {
 
 beforeEach(() => mock.reset());
 
-const send = (input: { path?: string; body: string | Buffer | Readable; headers?: Record<string, string> }, agent?: Agent) =>
-  sendRaw(gateway.url, {
-    path: input.path ?? "/v1/chat/completions",
-    body: input.body,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...input.headers },
-    agent,
-  });
+interface Input {
+  path?: string;
+  body: string | Buffer | Readable;
+  headers?: Record<string, string>;
+}
 
-/** A normal chat request, answered by the upstream: the gateway is still healthy. */
-async function expectHealthy(agent?: Agent): Promise<RawAnswer> {
+/** An input as a request: chat completions unless it says otherwise, with the admin key (which also opens /admin). */
+const requestOf = (input: Input) => ({
+  path: input.path ?? "/v1/chat/completions",
+  body: input.body,
+  headers: { authorization: `Bearer ${ADMIN_KEY}`, ...input.headers },
+});
+
+const send = (input: Input, agent?: Agent) => sendRaw(gateway.url, { ...requestOf(input), agent });
+
+/** A normal chat request, sent by `sendIt` and answered by the upstream: the gateway is still healthy. */
+async function expectHealthy<A extends Answer>(sendIt: (input: Input) => Promise<A>): Promise<A> {
   const before = mock.requests.length;
-  const answer = await send({ body: chat({ messages: [user("still there?")] }) }, agent);
+  const answer = await sendIt({ body: chat({ messages: [user("still there?")] }) });
   expect(answer.status).toBe(200);
   expect((JSON.parse(answer.text) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe("You said: still there?");
   expect(mock.requests.length).toBe(before + 1);
   return answer;
 }
 
-function expectRefusal(answer: RawAnswer, input: HardInput): void {
+function expectRefusal(answer: Answer, input: HardInput): void {
   expect({ status: answer.status, error: errorEnvelopeOf(answer) }).toEqual({
     status: input.status,
     error: { message: expect.stringMatching(input.message), type: "invalid_request_error", code: input.code, param: input.param },
@@ -222,7 +230,7 @@ describe("hard inputs, each on a fresh connection", () => {
   it.each(HARD_INPUTS)("$name → $status $code $param", async (input) => {
     expectRefusal(await send(input), input);
     expect(mock.requests).toEqual([]);
-    await expectHealthy();
+    await expectHealthy(send);
   });
 });
 
@@ -237,7 +245,7 @@ describe("hard inputs, one after another on one kept-alive connection", () => {
         reused.push(answer.reusedSocket);
       }
       expect(mock.requests).toEqual([]);
-      reused.push((await expectHealthy(agent)).reusedSocket);
+      reused.push((await expectHealthy((input) => send(input, agent))).reusedSocket);
       // Only the first request opened the connection.
       expect(reused).toEqual([false, ...HARD_INPUTS.map(() => true)]);
     } finally {
@@ -246,35 +254,43 @@ describe("hard inputs, one after another on one kept-alive connection", () => {
   });
 });
 
-describe("body size", () => {
-  const tooLarge = (length: number) => `{"model":"${MODEL}","messages":[{"role":"user","content":"${"a".repeat(length)}"}]}`;
-  const refusal: HardInput = {
-    name: "20 MB",
-    body: "",
-    status: 413,
-    code: "request_too_large",
-    param: null,
-    message: new RegExp(`limit is ${BODY_LIMIT} bytes`),
-  };
+/** A chat body of about `length` bytes. */
+const tooLarge = (length: number) => `{"model":"${MODEL}","messages":[{"role":"user","content":"${"a".repeat(length)}"}]}`;
 
-  it("refuses a 20 MB body with Content-Length before reading it, and closes that connection", async () => {
-    const answer = await send({ body: tooLarge(20 * 1024 * 1024) });
-    expectRefusal(answer, refusal);
-    expect(answer.headers.connection).toBe("close");
-    expect(mock.requests).toEqual([]);
-    await expectHealthy();
-  });
-
-  it("refuses a 20 MB chunked body once it passes the limit", async () => {
-    const piece = "a".repeat(64 * 1024);
-    const chunks = (function* () {
+/** The same 20 MB chat body as a stream of 64 KB pieces: no Content-Length, so only counting can refuse it. */
+function tooLargeStream(): Readable {
+  const piece = "a".repeat(64 * 1024);
+  return Readable.from(
+    (function* () {
       yield `{"model":"${MODEL}","messages":[{"role":"user","content":"`;
       for (let sent = 0; sent < 20 * 1024 * 1024; sent += piece.length) yield piece;
       yield '"}]}';
-    })();
-    expectRefusal(await send({ body: Readable.from(chunks) }), refusal);
+    })(),
+  );
+}
+
+const TOO_LARGE: HardInput = {
+  name: "20 MB",
+  body: "",
+  status: 413,
+  code: "request_too_large",
+  param: null,
+  message: new RegExp(`limit is ${BODY_LIMIT} bytes`),
+};
+
+describe("body size", () => {
+  it("refuses a 20 MB body with Content-Length before reading it, and closes that connection", async () => {
+    const answer = await send({ body: tooLarge(20 * 1024 * 1024) });
+    expectRefusal(answer, TOO_LARGE);
+    expect(answer.headers.connection).toBe("close");
     expect(mock.requests).toEqual([]);
-    await expectHealthy();
+    await expectHealthy(send);
+  });
+
+  it("refuses a 20 MB chunked body once it passes the limit", async () => {
+    expectRefusal(await send({ body: tooLargeStream() }), TOO_LARGE);
+    expect(mock.requests).toEqual([]);
+    await expectHealthy(send);
   });
 
   it("serves a body just under the configured limit, a base64 image, unchanged", async () => {
@@ -289,6 +305,40 @@ describe("body size", () => {
     const answer = await send({ body });
     expect(answer.status).toBe(200);
     expect((mock.requests[0]?.body as { messages: unknown }).messages).toEqual([{ role: "user", content }]);
+  });
+});
+
+describe("hard inputs over HTTP/2 (cleartext, prior knowledge), all on one session", () => {
+  let session: ClientHttp2Session;
+  const sendOnSession = (input: Input) => sendH2(session, requestOf(input));
+
+  beforeAll(() => {
+    // Room to queue a whole 20 MB body at once: Node's default session memory (10 MB) would refuse the client's own write.
+    session = connect(gateway.url, { maxSessionMemory: 64 });
+  });
+  afterAll(() => session?.close());
+
+  it("answers every one as over HTTP/1.1, then serves a normal request on the same session", async () => {
+    for (const input of HARD_INPUTS) expectRefusal(await sendOnSession(input), input);
+    expect(mock.requests).toEqual([]);
+    await expectHealthy(sendOnSession);
+  });
+
+  it.each([
+    ["with Content-Length, refused before reading it", () => tooLarge(20 * 1024 * 1024)],
+    ["without Content-Length, refused once past the limit", tooLargeStream],
+  ])("refuses a 20 MB body %s, and keeps the session", async (_name, body) => {
+    const answer = await sendOnSession({ body: body() });
+    expectRefusal(answer, TOO_LARGE);
+    // The upload ends with its stream, reset without error after the answer; HTTP/2 has no connection header.
+    expect(answer.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
+    expect(answer.headers.connection).toBeUndefined();
+    expect(mock.requests).toEqual([]);
+    await expectHealthy(sendOnSession);
+  });
+
+  it("was one session throughout: never closed, nor told to go away", () => {
+    expect({ closed: session.closed, destroyed: session.destroyed }).toEqual({ closed: false, destroyed: false });
   });
 });
 

@@ -119,3 +119,32 @@ export async function startMesh(configYaml: string, env: NodeJS.ProcessEnv = {})
     throw err;
   }
 }
+
+/** A running gateway, however the mesh behind it is deployed. */
+export interface Deployment {
+  /** The gateway's origin. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The two ways the mesh runs, for `describe.each`: all five services in this
+ * process (`npm start`), and five processes talking real gRPC. `env` holds
+ * the variables the config's `${VAR}` references name.
+ */
+export const DEPLOYMENTS: ReadonlyArray<readonly [mode: string, start: (configYaml: string, env: NodeJS.ProcessEnv) => Promise<Deployment>]> = [
+  [
+    "all-in-one",
+    async (configYaml, env) => {
+      const host = await startAllInOne(configYaml, env);
+      return { url: host.url, stop: () => host.close(1000) };
+    },
+  ],
+  [
+    "mesh of separate processes",
+    async (configYaml, env) => {
+      const mesh = await startMesh(configYaml, env);
+      return { url: mesh.gateway.url, stop: () => mesh.stop() };
+    },
+  ],
+];

@@ -1,10 +1,11 @@
 /**
- * Raw HTTP/1.1 requests for tests that must send what no SDK would: invalid
- * UTF-8, duplicate keys, 20 MB bodies, any method. Each request has a
- * client-side time limit, so a server that never answers fails the test
- * instead of hanging it.
+ * Raw HTTP/1.1 and HTTP/2 requests for tests that must send what no SDK
+ * would: invalid UTF-8, duplicate keys, 20 MB bodies, any method. Each
+ * request has a client-side time limit, so a server that never answers
+ * fails the test instead of hanging it.
  */
 import { request as httpRequest, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
+import type { ClientHttp2Session } from "node:http2";
 import type { Readable } from "node:stream";
 
 /** Longest a test waits for a whole answer before calling it a hang. */
@@ -74,6 +75,54 @@ export function sendRaw(baseUrl: string, req: RawRequest): Promise<RawAnswer> {
     const body = req.body;
     if (body === undefined || typeof body === "string" || body instanceof Uint8Array) outgoing.end(body);
     else body.pipe(outgoing);
+  });
+}
+
+/** What any answer has, whatever the HTTP version. */
+export type Answer = Pick<RawAnswer, "status" | "headers" | "text">;
+
+/** An answer over HTTP/2, and the code its stream closed with (0: NO_ERROR). */
+export type H2Answer = Answer & { rstCode: number };
+
+/**
+ * Sends one request as a stream of `session` (say, `http2.connect(url)`:
+ * cleartext HTTP/2 with prior knowledge), reads the whole answer and waits
+ * for the stream to close: a server that answers but leaves the stream open
+ * (the client's upload stalled) fails on the time limit too. String and
+ * byte bodies go out with Content-Length, streams without.
+ */
+export function sendH2(session: ClientHttp2Session, req: Omit<RawRequest, "agent">): Promise<H2Answer> {
+  const body = req.body;
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined;
+  return new Promise<H2Answer>((resolve, reject) => {
+    let answer: Answer | undefined;
+    let failure: Error | undefined;
+    const stream = session.request({
+      ":method": req.method ?? "POST",
+      ":path": req.path,
+      "content-type": "application/json",
+      ...(length === undefined ? {} : { "content-length": length }),
+      ...req.headers,
+    });
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on("response", (received) => (headers = received));
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => {
+      const { ":status": status, ...rest } = headers;
+      answer = { status: Number(status ?? 0), headers: rest, text: Buffer.concat(chunks).toString("utf8") };
+    });
+    stream.on("error", (err) => (failure ??= err));
+    stream.on("close", () => {
+      if (answer && !failure) resolve({ ...answer, rstCode: stream.rstCode ?? 0 });
+      else reject(failure ?? new Error(`the stream of ${req.path} closed without an answer`));
+    });
+    stream.setTimeout(ANSWER_TIME_LIMIT_MS, () => {
+      const what = answer ? "the stream stayed open after the answer to" : "no answer to";
+      stream.destroy(new Error(`${what} ${req.method ?? "POST"} ${req.path} within ${ANSWER_TIME_LIMIT_MS} ms`));
+    });
+    if (body === undefined || typeof body === "string" || body instanceof Uint8Array) stream.end(body);
+    else body.pipe(stream);
   });
 }
 

@@ -29,6 +29,14 @@ export function anthropicErrorType(status: number): string {
   return TYPE_BY_STATUS.get(status) ?? (status >= 500 ? "api_error" : "invalid_request_error");
 }
 
+/**
+ * The response header Anthropic's API carries its request id in, on every
+ * answer (the SDK exposes it as `_request_id` and `APIError.requestID`). The
+ * value is opaque to clients: Anthropic's look like `req_011CS...`, ours is
+ * the gateway's request id, the same as in `x-request-id` and `request_id`.
+ */
+export const REQUEST_ID_HEADER = "request-id";
+
 /** Anthropic's error body. */
 export type AnthropicErrorJson = {
   type: "error";

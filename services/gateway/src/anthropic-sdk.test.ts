@@ -52,6 +52,8 @@ describe("gateway /v1/messages through @anthropic-ai/sdk", () => {
       error: { type, message: thrown.rawMessage },
       request_id: (err as APIError).headers?.get("x-request-id"),
     });
+    // Anthropic's own header for it, which the SDK reads.
+    expect((err as APIError).requestID).toBe((err as APIError).headers?.get("x-request-id"));
     if (status === 429) expect((err as APIError).headers?.get("retry-after")).toBe("2");
   });
 

@@ -35,7 +35,7 @@ export function clientClosedError(): ApiError {
 export function readBody(req: GatewayRequest, limit: number, signal: AbortSignal): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
-    discardRest(req);
+    stopUpload(req);
     return Promise.reject(new RequestTooLargeError(limit, declared > limit + DRAIN_LIMIT_BYTES));
   }
   if (signal.aborted) return Promise.reject(clientClosedError());
@@ -47,7 +47,7 @@ export function readBody(req: GatewayRequest, limit: number, signal: AbortSignal
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        discardRest(req);
+        stopUpload(req);
         reject(new RequestTooLargeError(limit, false));
         return;
       }
@@ -76,7 +76,20 @@ export function readBody(req: GatewayRequest, limit: number, signal: AbortSignal
   });
 }
 
-/** Throws away what is left of a refused body, up to DRAIN_LIMIT_BYTES; then drops the stream. */
+/**
+ * Stops receiving a refused body, in the way of the request's HTTP version.
+ * HTTP/2 needs nothing from us: once the answer is complete, Node closes the
+ * stream (RST_STREAM NO_ERROR, RFC 9113 §8.1), which ends the upload and
+ * leaves the session serving. Draining and then destroying, as HTTP/1 does,
+ * would instead leave the stream half open, the client stalled on a
+ * flow-control window nobody reopens.
+ */
+function stopUpload(req: GatewayRequest): void {
+  if (req.httpVersionMajor >= 2) return;
+  discardRest(req);
+}
+
+/** HTTP/1: throws away what is left of a refused body, up to DRAIN_LIMIT_BYTES; then drops the connection. */
 function discardRest(req: GatewayRequest): void {
   let discarded = 0;
   const onData = (chunk: Buffer) => {

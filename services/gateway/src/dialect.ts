@@ -1,11 +1,11 @@
-import { anthropicErrorToJson } from "@llmmesh/anthropic-wire";
+import { anthropicErrorToJson, REQUEST_ID_HEADER } from "@llmmesh/anthropic-wire";
 import { formatSse } from "@llmmesh/openai-wire";
 import type { ApiError } from "./api-error.js";
 
 /**
- * How one client API frames what the gateway writes: error bodies and
- * stream events. Statuses and headers are the same for every API (one error
- * mapping); only these envelopes differ.
+ * How one client API frames what the gateway writes: error bodies, stream
+ * events and the name of its request-id header. Statuses and the other
+ * headers are the same for every API (one error mapping); only these differ.
  */
 export interface Dialect {
   /** The JSON body of an error response, also sent as a stream's final error event. */
@@ -14,6 +14,8 @@ export interface Dialect {
   formatEvent(value: Record<string, unknown>): string;
   /** Written after a stream's last event ("" for none). */
   readonly streamEnd: string;
+  /** The API's own response header for the request id, sent besides `x-request-id` (undefined: that one is the API's). */
+  readonly requestIdHeader: string | undefined;
 }
 
 /** OpenAI's API: `{"error":{...}}` bodies, bare `data:` events, then `data: [DONE]`. */
@@ -21,6 +23,7 @@ export const OPENAI_DIALECT: Dialect = {
   errorBody: (error) => ({ ...error.toEnvelope() }),
   formatEvent: (value) => formatSse(JSON.stringify(value)),
   streamEnd: formatSse("[DONE]"),
+  requestIdHeader: undefined,
 };
 
 /** Anthropic's Messages API: `{"type":"error",...}` bodies, every event named by its `type`, no end marker. */
@@ -28,6 +31,7 @@ export const ANTHROPIC_DIALECT: Dialect = {
   errorBody: (error, requestId) => anthropicErrorToJson(error.status, error.message, requestId),
   formatEvent: (value) => formatSse(JSON.stringify(value), String(value.type)),
   streamEnd: "",
+  requestIdHeader: REQUEST_ID_HEADER,
 };
 
 const ANTHROPIC_PATH = "/v1/messages";

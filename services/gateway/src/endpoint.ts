@@ -78,7 +78,7 @@ export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result
       const parsed = spec.parse({ body, params, headers: req.headers });
       const reply = spec.render(await spec.call(parsed, ctx), parsed, ctx);
       if (reply.kind === "json") {
-        writeJson(res, ctx, 200, reply.body, reply.headers);
+        writeJson(res, ctx, 200, reply.body, reply.headers, dialect);
       } else {
         await writeEventStream(res, ctx, reply.events, reply.headers, (err) => reportError(err, ctx, env.logger), dialect);
       }

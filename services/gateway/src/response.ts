@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from "node:http";
+import { REQUEST_ID_HEADER } from "@llmmesh/anthropic-wire";
 import { Header } from "@llmmesh/common";
 import type { ApiError } from "./api-error.js";
 import { OPENAI_DIALECT, type Dialect } from "./dialect.js";
@@ -6,15 +7,25 @@ import type { GatewayResponse } from "./http.js";
 import type { RequestContext } from "./request-context.js";
 
 /** Response headers a browser client may read (CORS hides all but a few otherwise). */
-const EXPOSED_HEADERS = [Header.RequestId, Header.ServedBy, Header.Attempts, Header.OverheadMs, Header.RetryAfter, Header.RetryAfterMs].join(", ");
+const EXPOSED_HEADERS = [
+  Header.RequestId,
+  REQUEST_ID_HEADER,
+  Header.ServedBy,
+  Header.Attempts,
+  Header.OverheadMs,
+  Header.RetryAfter,
+  Header.RetryAfterMs,
+].join(", ");
 
-/** Headers on every gateway response: CORS and the request id. */
-export function commonHeaders(ctx: RequestContext): OutgoingHttpHeaders {
-  return {
+/** Headers on every gateway response: CORS and the request id, also under the dialect's own name for it. */
+export function commonHeaders(ctx: RequestContext, dialect: Dialect = OPENAI_DIALECT): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
     "access-control-allow-origin": "*",
     "access-control-expose-headers": EXPOSED_HEADERS,
     [Header.RequestId]: ctx.requestId,
   };
+  if (dialect.requestIdHeader !== undefined) headers[dialect.requestIdHeader] = ctx.requestId;
+  return headers;
 }
 
 /** Writes a complete compact-JSON response. */
@@ -24,10 +35,11 @@ export function writeJson(
   status: number,
   body: unknown,
   headers?: OutgoingHttpHeaders,
+  dialect: Dialect = OPENAI_DIALECT,
 ): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
-    ...commonHeaders(ctx),
+    ...commonHeaders(ctx, dialect),
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
     ...headers,
@@ -47,7 +59,7 @@ export function writeApiError(
   const headers: OutgoingHttpHeaders = { ...error.headers };
   // Only HTTP/1 has connection headers; setting one on HTTP/2 is a protocol error.
   if (closeConnection && ctx.isHttp1) headers.connection = "close";
-  writeJson(res, ctx, error.status, dialect.errorBody(error, ctx.requestId), headers);
+  writeJson(res, ctx, error.status, dialect.errorBody(error, ctx.requestId), headers, dialect);
 }
 
 /** Ends a response with no body. */

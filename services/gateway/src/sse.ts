@@ -23,7 +23,7 @@ export async function writeEventStream(
   dialect: Dialect,
 ): Promise<void> {
   res.writeHead(200, {
-    ...commonHeaders(ctx),
+    ...commonHeaders(ctx, dialect),
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
     // Tells nginx-style proxies not to buffer the stream.

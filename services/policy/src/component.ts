@@ -8,8 +8,9 @@ export const policyComponent: Component = {
   name: "policy",
   defaultPort: DEFAULT_PORTS.policy,
   services: [PolicyService],
-  build({ config, logger }) {
-    const service = createPolicyService({ config, logger });
+  build({ config, logger, env }) {
+    // Key references (`${VAR}`) resolve in the host's environment, as validate checked them.
+    const service = createPolicyService({ config, logger, env });
     return { register: (router) => router.service(PolicyService, service) };
   },
   validate: checkKeySecrets,

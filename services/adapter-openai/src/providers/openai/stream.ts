@@ -56,6 +56,10 @@ async function* sseChunks<Chunk>(call: UpstreamCall, response: UpstreamResponse,
         // The limit counts bytes already read too, so it is effectively off; the timeout bounds the drain.
         void body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
       } else {
+        // Destroying an unfinished undici body emits 'error' (RequestAbortedError). Nobody
+        // reads it any more, and once the upstream has sent the whole body undici attaches
+        // no listener of its own: unheard, that error would take the process down.
+        body.on("error", ignoreError);
         body.destroy();
       }
     }
@@ -81,6 +85,8 @@ async function* sseEvents(call: UpstreamCall, body: UpstreamResponse["body"]): A
   }
   yield* parser.end();
 }
+
+function ignoreError(): void {}
 
 function isEventStream(response: UpstreamResponse): boolean {
   const type = response.headers["content-type"];
