@@ -28,6 +28,8 @@ import { ensurePortkey, startPortkey } from "./lib/portkey.js";
 const MOCK_PROFILES = { streamChunks: ANSWER_WORDS.length, streamDelayMs: 2, slowChunks: 20, slowDelayMs: 1000 };
 /** How fast --streams opens connections (a burst would overflow listen backlogs). */
 const HOLD_RAMP_PER_SECOND = 1000;
+/** Connections of the unmeasured pre-warm load (--prewarm). */
+const PREWARM_CONNECTIONS = 16;
 /** Warm-up of every round after a target's first at a concurrency. */
 const LATER_ROUND_WARMUP_MS = 300;
 
@@ -114,7 +116,7 @@ function budgetSeconds(options, targetCount) {
   // Per target: the first round's warm-up, every round's measured window and
   // short warm-up, and ~0.4 s to start each load generator.
   const perTarget = (/** @type {number} */ measureS) => options.warmupS + options.rounds * (measureS + 0.4) + (options.rounds - 1) * (LATER_ROUND_WARMUP_MS / 1000);
-  const load = options.connections.length * targetCount * perTarget(options.durationS);
+  const load = options.connections.length * targetCount * perTarget(options.durationS) + targetCount * (options.prewarmS + 1);
   const streams = targetCount * perTarget(options.streamDurationS);
   const hold = options.streams > 0 ? options.streamsTargets.length * (options.streams / HOLD_RAMP_PER_SECOND + (MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs) / 1000 + 30) : 0;
   // A soak slice may run as slowly as 200 requests/s before it is stopped.
@@ -261,6 +263,20 @@ async function main() {
    * @param {number} round
    */
   const inTurn = (round) => measured.map((_, i) => measured[(i + round) % measured.length]);
+
+  // Unmeasured load first: a slow target (or a slow machine) would otherwise
+  // be measured while its JIT is still compiling the hot path, because the
+  // warm-up before each round is counted in seconds, not in requests.
+  if (options.prewarmS > 0) {
+    for (const target of measured) {
+      if (target.id === "straight" || !stillUp(target, "before the pre-warm")) continue;
+      try {
+        await measureLoad(context, target, PREWARM_CONNECTIONS, { warmupMs: options.prewarmS * 1000, measureMs: 100 });
+      } catch (err) {
+        log(`  pre-warm ${target.id}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+      }
+    }
+  }
 
   /** @type {import("./lib/measure.js").LoadResult[]} */
   const load = [];

@@ -13,6 +13,10 @@ docs/performance.md and docs/performance.svg.
                           targets take turns, each figure is the median of the
                           rounds, so a burst of noise hits one round, not one target
   --duration S            measured seconds per round, streamed or not (default 1.5)
+  --prewarm S             unmeasured load (16 connections) on every target right
+                          after it starts (default 3; 0 with --quick), so that
+                          every target's JIT has compiled its hot path before
+                          the first round, however fast or slow the target is
   --warmup S              warm-up seconds before a target's first round (default 1;
                           later rounds warm up for 0.3 s on new connections)
   --connections 1,16,64   concurrencies of the non-streamed runs
@@ -47,6 +51,7 @@ export const ALL_TARGETS = ["straight", "proxy", "proxy2", "aio", "mesh", "portk
  * @property {boolean} quick
  * @property {number} durationS
  * @property {number} warmupS
+ * @property {number} prewarmS
  * @property {number} rounds
  * @property {number[]} connections
  * @property {string[]} targets
@@ -76,6 +81,16 @@ function positive(flag, value) {
 
 /**
  * @param {string} flag
+ * @param {string} value
+ */
+function nonNegative(flag, value) {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new UsageError(`${flag} needs a number ≥ 0, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+/**
+ * @param {string} flag
  * @param {string | undefined} value
  * @param {readonly string[]} allowed
  */
@@ -98,6 +113,7 @@ export function parseArgs(argv) {
     quick,
     durationS: 1.5,
     warmupS: quick ? 0.5 : 1,
+    prewarmS: quick ? 0 : 3,
     rounds: quick ? 1 : 3,
     connections: [1, 16, 64],
     targets: ["straight", "proxy", "proxy2", "aio", "mesh"],
@@ -129,6 +145,9 @@ export function parseArgs(argv) {
         break;
       case "--warmup":
         options.warmupS = positive(flag, value());
+        break;
+      case "--prewarm":
+        options.prewarmS = nonNegative(flag, value());
         break;
       case "--rounds":
         options.rounds = Math.round(positive(flag, value()));
