@@ -77,7 +77,7 @@ function isRefusal(message: Message): boolean {
 }
 
 /** Tool arguments as Anthropic's `input` object; an empty string is no arguments. */
-export function toolInput(args: string): Record<string, unknown> {
+function toolInput(args: string): Record<string, unknown> {
   if (args.trim() === "") return {};
   let parsed: unknown;
   try {
