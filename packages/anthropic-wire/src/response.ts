@@ -1,7 +1,7 @@
 /**
  * `ChatResponse` → a Messages-API `message`: the first choice's text as a
- * text block (its refusal, when it has one), then one `tool_use` block per
- * tool call with the arguments parsed into `input`.
+ * text block (its refusal instead, when it has no text), then one `tool_use`
+ * block per tool call with the arguments parsed into `input`.
  */
 import type { ChatResponse, Message } from "@llmmesh/proto";
 import { isObject, WireError } from "@llmmesh/openai-wire";
