@@ -12,7 +12,6 @@ export { messagesRequestFromJson, type MessagesEndpoint, type ParsedMessagesRequ
 export { messageResponseToJson, type ContentBlockJson, type MessageJson } from "./response.js";
 export { MessageStreamTranslator, type MessageStreamEvent } from "./stream.js";
 export { estimateInputTokens } from "./count-tokens.js";
-export { anthropicErrorToJson, anthropicErrorType, REQUEST_ID_HEADER, type AnthropicErrorJson } from "./errors.js";
-export { API_VERSIONS, VERSION_HEADER, apiVersionFromHeader, type ApiVersion } from "./version.js";
-export { TOOL_ERROR_PREFIX } from "./messages.js";
+export { anthropicErrorToJson, REQUEST_ID_HEADER, type AnthropicErrorJson } from "./errors.js";
+export { VERSION_HEADER, apiVersionFromHeader, type ApiVersion } from "./version.js";
 export type { StopInfo, UsageJson } from "./stop-reason.js";

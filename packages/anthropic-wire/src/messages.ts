@@ -25,7 +25,7 @@ import { acceptsRemovedInputs, type ApiVersion } from "./version.js";
 const ROLES: ReadonlySet<string> = new Set(["user", "assistant", "system"]);
 const IMAGE_TYPES: ReadonlySet<string> = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 /** Prepended to a failed tool's output: OpenAI's tool messages have no `is_error`. */
-export const TOOL_ERROR_PREFIX = "Error: ";
+const TOOL_ERROR_PREFIX = "Error: ";
 
 /** Parses `messages` (already known to be an array) into chat messages, checking how tool calls and results pair up. */
 export function messagesFromJson(list: readonly unknown[], version: ApiVersion): Message[] {

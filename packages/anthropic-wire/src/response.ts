@@ -1,7 +1,7 @@
 /**
  * `ChatResponse` → a Messages-API `message`: the first choice's text as a
- * text block (its refusal, when it has one), then one `tool_use` block per
- * tool call with the arguments parsed into `input`.
+ * text block (its refusal instead, when it has no text), then one `tool_use`
+ * block per tool call with the arguments parsed into `input`.
  */
 import type { ChatResponse, Message } from "@llmmesh/proto";
 import { isObject, WireError } from "@llmmesh/openai-wire";
@@ -77,7 +77,7 @@ function isRefusal(message: Message): boolean {
 }
 
 /** Tool arguments as Anthropic's `input` object; an empty string is no arguments. */
-export function toolInput(args: string): Record<string, unknown> {
+function toolInput(args: string): Record<string, unknown> {
   if (args.trim() === "") return {};
   let parsed: unknown;
   try {

@@ -3,7 +3,7 @@
  * OpenAI-shaped answer says: `stop_reason`, `stop_sequence` and `usage`.
  */
 import type { Usage } from "@llmmesh/proto";
-import { int64ToNumber } from "@llmmesh/openai-wire";
+import { int64ToNumber, isObject } from "@llmmesh/openai-wire";
 
 /** A refusal's `stop_details`: what the upstream does not say (its category, an explanation) is null. */
 export interface RefusalStopDetails {
@@ -68,8 +68,9 @@ function refusal(): StopInfo {
 
 function matchedStopSequence(stopSequences: readonly string[], choiceExtraJson: string): string | undefined {
   if (stopSequences.length === 0 || choiceExtraJson === "") return undefined;
-  const extra = JSON.parse(choiceExtraJson) as { stop_reason?: unknown };
-  const reason = extra.stop_reason;
+  // Whichever adapter served fills extra_json: anything but an object names no stop sequence.
+  const extra: unknown = JSON.parse(choiceExtraJson);
+  const reason = isObject(extra) ? extra.stop_reason : undefined;
   return typeof reason === "string" && stopSequences.includes(reason) ? reason : undefined;
 }
 

@@ -108,6 +108,16 @@ describe("MessageStreamTranslator", () => {
     expect(stopped.at(-2)).toMatchObject({ delta: { stop_reason: "stop_sequence", stop_sequence: "###" } });
   });
 
+  it("ends with end_turn when a choice's extra fields (from an adapter other than OpenAI's) are not a JSON object", () => {
+    for (const extraJson of ["null", "[]", '"stop"']) {
+      const translator = new MessageStreamTranslator(["###"]);
+      const last = chatChunkFromJson(chunk({ content: "a" }, "stop"));
+      for (const choice of last.choices) choice.extraJson = extraJson;
+      translator.push(last);
+      expect(translator.end().at(-2)).toMatchObject({ delta: { stop_reason: "end_turn", stop_sequence: null } });
+    }
+  });
+
   it("streams a refusal as text and reports stop_reason refusal", () => {
     const events = translate([chunk({ role: "assistant", content: null, refusal: "No." }), chunk({}, "stop"), USAGE_CHUNK]);
     expect(events[3]).toEqual({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "No." } });

@@ -68,6 +68,4 @@ export {
   expectObject,
   expectString,
   int64ToNumber,
-  jsonTypeOf,
-  type Range,
 } from "./guards.js";

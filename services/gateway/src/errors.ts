@@ -120,15 +120,16 @@ function mappingFor(code: Code, detail: ErrorDetail | undefined, upstreamStatus:
   }
 }
 
+/** An upstream failure's mapping: its own status when it is one passed on as sent, else a 502. */
+function upstreamFailure(upstreamStatus: number): Mapping {
+  return UPSTREAM_FAILED_AS_SENT.get(upstreamStatus) ?? UPSTREAM_FAILED;
+}
+
 /**
  * The `code` field: for client errors the upstream's own code wins (e.g.
  * `context_length_exceeded`, which SDK users test for); then a specific
  * reason; then the table's default. An upstream failure (5xx) always says `upstream_error`.
  */
-function upstreamFailure(upstreamStatus: number): Mapping {
-  return UPSTREAM_FAILED_AS_SENT.get(upstreamStatus) ?? UPSTREAM_FAILED;
-}
-
 function codeFor(mapping: Mapping, detail: ErrorDetail | undefined): string | null {
   if (mapping.code === UPSTREAM_FAILED.code || !detail) return mapping.code;
   if (mapping.status < 500 && detail.upstreamCode) return detail.upstreamCode;

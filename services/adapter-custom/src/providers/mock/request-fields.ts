@@ -25,7 +25,7 @@ import { meshError, Reason } from "@llmmesh/common";
 import type { ChatRequest } from "@llmmesh/proto";
 
 /** OpenAI's own code for a parameter a model does not support. */
-export const UNSUPPORTED_PARAMETER = "unsupported_parameter";
+const UNSUPPORTED_PARAMETER = "unsupported_parameter";
 
 /** Top-level keys the mock reads from `extraJson` itself: the legacy function-calling fields. */
 const LEGACY_KEYS: readonly string[] = ["functions", "function_call"];
