@@ -14,7 +14,7 @@ describe("gateway /v1/messages through @anthropic-ai/sdk", () => {
   });
   afterAll(() => gw.close());
   afterEach(() => {
-    for (const key of Object.keys(gw.fake)) delete gw.fake[key as keyof typeof gw.fake];
+    gw.reset();
   });
 
   const REQUEST = { model: "chat-default", max_tokens: 50, messages: [{ role: "user" as const, content: "Say hello" }] };

@@ -21,8 +21,7 @@ describe("POST /v1/completions streams", () => {
   });
   afterAll(() => gw.close());
   afterEach(() => {
-    for (const key of Object.keys(gw.fake)) delete gw.fake[key as keyof typeof gw.fake];
-    gw.logs.length = 0;
+    gw.reset();
   });
 
   it("ends a stream that fails after its first chunk with an OpenAI error event, which the SDK raises", async () => {

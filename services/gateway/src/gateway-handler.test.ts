@@ -54,8 +54,7 @@ describe("gateway over HTTP/1.1", () => {
   });
   afterAll(() => gw.close());
   afterEach(() => {
-    for (const key of Object.keys(gw.fake)) delete gw.fake[key as keyof typeof gw.fake];
-    gw.logs.length = 0;
+    gw.reset();
   });
 
   describe("routing", () => {

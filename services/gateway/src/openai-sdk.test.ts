@@ -16,7 +16,7 @@ describe("gateway through the official openai SDK", () => {
   });
   afterAll(() => gw.close());
   afterEach(() => {
-    for (const key of Object.keys(gw.fake)) delete gw.fake[key as keyof typeof gw.fake];
+    gw.reset();
   });
 
   const MESSAGES = [{ role: "user" as const, content: "Say hello" }];

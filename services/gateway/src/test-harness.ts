@@ -22,6 +22,8 @@ export interface TestGateway {
   readonly fake: FakeRouter;
   /** Every log line the gateway wrote, parsed. */
   readonly logs: Record<string, unknown>[];
+  /** Forgets every fake router method and log line: for an `afterEach`. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,10 @@ export async function startTestGateway(options: { http2?: boolean; yaml?: string
     origin: `http://127.0.0.1:${port}`,
     fake,
     logs,
+    reset() {
+      for (const key of Object.keys(fake)) delete fake[key as keyof FakeRouter];
+      logs.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (server instanceof http.Server) server.closeAllConnections();
