@@ -94,7 +94,8 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
     async *chatStream(req, ctx) {
       const target = requireTarget(req.target);
       const opened = open(target.provider, ctx);
-      yield* withUpstreamTime(opened, performance.now(), opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat)));
+      const stamp = upstreamTimeStamp(opened, performance.now());
+      for await (const chunk of opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat))) yield stamp(chunk);
     },
 
     async embed(req, ctx) {
@@ -121,7 +122,8 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
       const completion = requireCompletion(req.completion);
       const opened = open(target.provider, ctx);
       if (opened.protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
-      yield* withUpstreamTime(opened, performance.now(), opened.protocol.completeStream(opened.call, target.model, completion));
+      const stamp = upstreamTimeStamp(opened, performance.now());
+      for await (const chunk of opened.protocol.completeStream(opened.call, target.model, completion)) yield stamp(chunk);
     },
 
     async listModels(req, ctx) {
@@ -178,17 +180,18 @@ function unsupportedError(target: Target, feature: string): ConnectError {
   });
 }
 
-/** A protocol's chunks as stream responses, the first one carrying the upstream's time to it. */
-async function* withUpstreamTime<Chunk>(opened: OpenedCall<unknown>, started: number, chunks: AsyncIterable<Chunk>): AsyncGenerator<{ chunk: Chunk; upstreamMs?: number }> {
+/**
+ * Turns a protocol's chunks into stream responses, the first one carrying
+ * the upstream's time to it. A plain function, not a wrapping generator: every
+ * generator layer adds promises that live from one chunk to the next.
+ */
+function upstreamTimeStamp(opened: OpenedCall<unknown>, started: number): <Chunk>(chunk: Chunk) => { chunk: Chunk; upstreamMs?: number } {
   let first = true;
-  for await (const chunk of chunks) {
-    if (first) {
-      first = false;
-      yield { chunk, upstreamMs: upstreamMsOf(opened, started) };
-    } else {
-      yield { chunk };
-    }
-  }
+  return (chunk) => {
+    if (!first) return { chunk };
+    first = false;
+    return { chunk, upstreamMs: upstreamMsOf(opened, started) };
+  };
 }
 
 /** The upstream time of a call that began at `started`: as the adapter measured it, else all of it. */

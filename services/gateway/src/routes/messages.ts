@@ -40,7 +40,7 @@ export function messages(router: Client<typeof RouterService>): EndpointSpec<Par
           headers: servedHeaders(result.response.served, ctx),
         };
       }
-      const chunks = streamedChunks(result);
+      const chunks = streamedChunks(result, (chunk: ChatChunk) => chunk);
       return { kind: "events", events: messageEvents(chunks, request.stop), headers: servedHeaders(result.first.served, ctx) };
     },
   };

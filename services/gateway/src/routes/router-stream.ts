@@ -54,27 +54,27 @@ interface UsageCarrier {
  * accounting); a client that did not send `stream_options.include_usage` must
  * not see it, as with OpenAI itself.
  */
-export async function* clientChunks<Chunk extends UsageCarrier>(
+export function clientChunks<Chunk extends UsageCarrier>(
   stream: OpenedStream<{ chunk?: Chunk }>,
   includeUsage: boolean,
   render: (chunk: Chunk) => Record<string, unknown>,
 ): AsyncGenerator<Record<string, unknown>> {
-  for await (const chunk of streamedChunks(stream)) {
-    const json = chunkForClient(chunk, includeUsage, render);
-    if (json) yield json;
-  }
+  return streamedChunks(stream, (chunk) => chunkForClient(chunk, includeUsage, render));
 }
 
 /**
- * The chunks of a router stream, first one included, whatever API renders
- * them. Leaving this generator before the stream's end cancels the router call.
+ * The chunks of a router stream, first one included, each through `map`
+ * (an undefined result is skipped), whatever API renders them. One generator
+ * for both steps: every generator layer adds promises that live from one
+ * chunk to the next. Leaving it before the stream's end cancels the router call.
  */
-export async function* streamedChunks<Chunk>(stream: OpenedStream<{ chunk?: Chunk }>): AsyncGenerator<Chunk> {
+export async function* streamedChunks<Chunk, Out>(stream: OpenedStream<{ chunk?: Chunk }>, map: (chunk: Chunk) => Out | undefined): AsyncGenerator<Out> {
   let complete = false;
   try {
     let message: { chunk?: Chunk } | undefined = stream.first;
     while (message) {
-      if (message.chunk) yield message.chunk;
+      const out = message.chunk === undefined ? undefined : map(message.chunk);
+      if (out !== undefined) yield out;
       const next: IteratorResult<{ chunk?: Chunk }> = await stream.rest.next();
       message = next.done ? undefined : next.value;
     }
