@@ -1,6 +1,7 @@
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createFastStreamClient } from "./rpc/fast-stream-client.js";
 import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
+import { createClient } from "./rpc/light-client.js";
 import type { DescService } from "@bufbuild/protobuf";
 
 /** Settings every internal client shares. */

@@ -1,7 +1,8 @@
-import { createClient, createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
+import { createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { AdapterService, PolicyService, RouterService } from "@llmmesh/proto";
 import { createServiceTransport } from "../clients.js";
+import { createClient } from "../rpc/light-client.js";
 import { forwardableErrors } from "./interceptors.js";
 import { collectImplementations, createDirectTransport } from "./direct-transport.js";
 import type { ConfigStore } from "../config/store.js";
