@@ -118,7 +118,7 @@ function budgetSeconds(options, targetCount) {
   const perTarget = (/** @type {number} */ measureS) => options.warmupS + options.rounds * (measureS + 0.4) + (options.rounds - 1) * (LATER_ROUND_WARMUP_MS / 1000);
   const load = options.connections.length * targetCount * perTarget(options.durationS) + targetCount * (options.prewarmS + 1);
   const streams = targetCount * perTarget(options.streamDurationS);
-  const hold = options.streams > 0 ? options.streamsTargets.length * (options.streams / HOLD_RAMP_PER_SECOND + (MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs) / 1000 + 30) : 0;
+  const hold = options.streams > 0 ? options.streamsTargets.length * options.streamsProtocols.length * (options.streams / HOLD_RAMP_PER_SECOND + (MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs) / 1000 + 30) : 0;
   // A soak slice may run as slowly as 200 requests/s before it is stopped.
   const soakS = options.soak > 0 ? options.soakTargets.length * (options.soak / 200 + 60) : 0;
   return { estimate: load + streams + hold + 20, deadline: load + streams + hold + soakS + 300 + (options.portkey ? 300 : 0) };
@@ -350,8 +350,8 @@ async function main() {
   /** @type {import("./lib/measure.js").HoldResult[]} */
   const hold = [];
   if (options.streams > 0) {
-    for (const id of options.streamsTargets) {
-      log(`  ${options.streams} slow streams against ${id} ...`);
+    for (const [id, protocol] of options.streamsTargets.flatMap((t) => options.streamsProtocols.map((p) => /** @type {const} */ ([t, p])))) {
+      log(`  ${options.streams} slow streams against ${id} over ${protocol} ...`);
       /** @type {import("./lib/targets.js").Target | undefined} */
       let target;
       try {
@@ -360,14 +360,14 @@ async function main() {
         const run = await holdStreams(
             context,
             target,
-            { count: options.streams, expectTokens: MOCK_PROFILES.slowChunks, streamMs: MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs, rampPerSecond: HOLD_RAMP_PER_SECOND },
+            { count: options.streams, expectTokens: MOCK_PROFILES.slowChunks, streamMs: MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs, rampPerSecond: HOLD_RAMP_PER_SECOND, protocol },
           log,
         );
         if (run.failed > 0 || run.completed !== run.count) run.serverLog = target.logTail();
         hold.push(run);
-        stillUp(target, `after ${options.streams} slow streams`);
+        stillUp(target, `after ${options.streams} slow streams over ${protocol}`);
       } catch (err) {
-        failures.push({ target: id, phase: `${options.streams} slow streams`, message: err instanceof Error ? err.message : String(err) });
+        failures.push({ target: id, phase: `${options.streams} slow streams over ${protocol}`, message: err instanceof Error ? err.message : String(err) });
       } finally {
         await target?.stop();
       }
@@ -419,6 +419,7 @@ async function main() {
       responseBytes,
       mockProfiles: MOCK_PROFILES,
       holdRampPerSecond: HOLD_RAMP_PER_SECOND,
+      openFilesLimit: openFilesLimit(),
       laterRoundWarmupMs: LATER_ROUND_WARMUP_MS,
       options,
       resultsFile,
@@ -453,3 +454,15 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * The hard limit on open files a process here may raise itself to (Node
+ * raises its soft limit to it at start): with HTTP/1.1 on both sides, every
+ * slow stream costs all-in-one two descriptors.
+ * @returns {number | null}
+ */
+function openFilesLimit() {
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+  const hard = line?.trim().split(/\s+/)[4];
+  return hard === undefined || hard === "unlimited" ? null : Number(hard);
+}

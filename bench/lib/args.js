@@ -28,6 +28,9 @@ docs/performance.md and docs/performance.svg.
   --streams N             N concurrent slow streams against --streams-targets
                           (default aio,mesh): all must complete; peak RSS reported
   --streams-targets LIST
+  --streams-protocols LIST  h1 (a connection per stream, default) and/or h2c
+                          (cleartext HTTP/2, 100 streams per connection) between
+                          the client and the gateway, each measured on its own
   --soak N                N requests against --soak-targets (default aio), RSS
                           sampled: growth after warm-up (first 10 %) reported
   --soak-targets LIST
@@ -61,6 +64,7 @@ export const ALL_TARGETS = ["straight", "proxy", "proxy2", "aio", "mesh", "portk
  * @property {string} portkeyVersion
  * @property {number} streams
  * @property {string[]} streamsTargets
+ * @property {("h1" | "h2c")[]} streamsProtocols
  * @property {number} soak
  * @property {string[]} soakTargets
  * @property {"loader" | "split" | "none"} pin
@@ -123,6 +127,7 @@ export function parseArgs(argv) {
     portkeyVersion: "1.15.2",
     streams: 0,
     streamsTargets: ["aio", "mesh"],
+    streamsProtocols: ["h1"],
     soak: 0,
     soakTargets: ["aio"],
     pin: "loader",
@@ -175,6 +180,9 @@ export function parseArgs(argv) {
         break;
       case "--streams-targets":
         options.streamsTargets = list(flag, value(), ALL_TARGETS);
+        break;
+      case "--streams-protocols":
+        options.streamsProtocols = /** @type {("h1" | "h2c")[]} */ (list(flag, value(), ["h1", "h2c"]));
         break;
       case "--soak":
         options.soak = Math.round(positive(flag, value()));

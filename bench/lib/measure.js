@@ -215,6 +215,7 @@ export async function measureStreams(context, target, plan) {
 /**
  * @typedef {object} HoldResult
  * @property {string} target
+ * @property {"h1" | "h2c"} [protocol] between the client and the gateway (h1 when absent: older results)
  * @property {number} count streams asked for
  * @property {number} completed
  * @property {number} failed
@@ -233,7 +234,7 @@ export async function measureStreams(context, target, plan) {
  * Many slow streams open at once; every one must complete. Peak RSS of the target's processes.
  * @param {Context} context
  * @param {Target} target
- * @param {{ count: number, expectTokens: number, streamMs: number, rampPerSecond: number }} plan
+ * @param {{ count: number, expectTokens: number, streamMs: number, rampPerSecond: number, protocol: "h1" | "h2c" }} plan
  * @param {(message: string) => void} log
  * @returns {Promise<HoldResult>}
  */
@@ -259,6 +260,7 @@ export async function holdStreams(context, target, plan, log) {
     count: plan.count,
     rampPerSecond: plan.rampPerSecond,
     streamTimeoutMs: 30_000,
+    protocol: plan.protocol,
   };
   let lastLog = 0;
   try {
@@ -268,13 +270,14 @@ export async function holdStreams(context, target, plan, log) {
       onEvent: (event) => {
         if (event.event === "progress" && performance.now() - lastLog > 2000) {
           lastLog = performance.now();
-          log(`    ${target.id}: ${event.started} started, ${event.open} open, ${event.completed} completed, ${event.failed} failed`);
+          log(`    ${target.id} ${plan.protocol}: ${event.started} started, ${event.open} open, ${event.completed} completed, ${event.failed} failed`);
         }
       },
     });
     const end = /** @type {Record<string, any>} */ (events.find((e) => e.event === "end") ?? {});
     return {
       target: target.id,
+      protocol: plan.protocol,
       count: plan.count,
       completed: end.completed,
       failed: end.failed,

@@ -260,11 +260,20 @@ export function streamTable(results) {
   return table(["target", "streams/s", "TTFT p50 ms", "TTFT p99 ms", "added TTFT p50", "added TTFT p99", "total p50 ms", "added total p50", "added total p99", "CPU µs/stream", "failed"], rows);
 }
 
+/**
+ * How the client reached the gateway in a slow-streams run.
+ * @param {import("./measure.js").HoldResult} hold
+ */
+function protocolOf(hold) {
+  return hold.protocol === "h2c" ? "HTTP/2 (h2c), 100 streams per connection" : "HTTP/1.1, a connection per stream";
+}
+
 /** @param {Results} results */
 export function holdTable(results) {
   const label = labelOf(results);
   const rows = results.hold.map((h) => [
     label(h.target),
+    protocolOf(h),
     String(h.count),
     String(h.maxOpen ?? "–"),
     `${h.completed}${h.failed > 0 ? ` (⚠ ${h.failed} failed)` : ""}`,
@@ -277,7 +286,7 @@ export function holdTable(results) {
     h.seconds === undefined ? "–" : h.seconds.toFixed(1),
     h.clientCores === undefined ? "–" : h.clientCores.toFixed(2),
   ]);
-  return table(["target", "streams", "open at once", "completed", "idle RSS MiB", "peak RSS MiB", "peak per process", "one stream p50 / p99 s", "whole run s", "client cores"], rows);
+  return table(["target", "client ↔ gateway", "streams", "open at once", "completed", "idle RSS MiB", "peak RSS MiB", "peak per process", "one stream p50 / p99 s", "whole run s", "client cores"], rows);
 }
 
 /** @param {Results} results */
@@ -379,7 +388,7 @@ export function evaluateGoals(results) {
       measured:
         holds.length === 0
           ? "not run (`npm run bench -- --streams 10000`)"
-          : holds.map((h) => `${h.target}: ${h.completed}/${h.count} completed, peak ${fmtMiB(h.peakRssTotalBytes)} MiB`).join("; "),
+          : holds.map((h) => `${h.target} over ${protocolOf(h)}: ${h.completed}/${h.count} completed, peak ${fmtMiB(h.peakRssTotalBytes)} MiB`).join("; "),
       status:
         holds.length === 0 || maxCount < 10_000
           ? "not measured"
@@ -428,7 +437,7 @@ export function problems(results) {
     if (run.failed > 0) lines.push(`- ${label(run.target)}, streamed: ${run.failed} failed: ${JSON.stringify(run.errors)}${logOf(run)}`);
   }
   for (const hold of results.hold) {
-    if (hold.failed > 0 || hold.completed !== hold.count) lines.push(`- ${label(hold.target)}, ${hold.count} slow streams: ${hold.completed} completed, ${hold.failed} failed: ${JSON.stringify(hold.errors)}${logOf(hold)}`);
+    if (hold.failed > 0 || hold.completed !== hold.count) lines.push(`- ${label(hold.target)}, ${hold.count} slow streams over ${protocolOf(hold)}: ${hold.completed} completed, ${hold.failed} failed: ${JSON.stringify(hold.errors)}${logOf(hold)}`);
   }
   for (const s of results.soak) {
     if (s.errors + s.non2xx > 0) lines.push(`- ${label(s.target)}, soak: ${s.errors} errors, ${s.non2xx} non-2xx${logOf(s)}`);
@@ -469,7 +478,11 @@ export function resultsMarkdown(results, options = {}) {
     parts.push(
       `## ${results.hold[0].count} concurrent slow streams\n\n${m.mockProfiles.slowChunks} tokens ${m.mockProfiles.slowDelayMs} ms apart each ` +
         `(${((m.mockProfiles.slowChunks * m.mockProfiles.slowDelayMs) / 1000).toFixed(0)} s per stream straight from the mock), opened at ${m.holdRampPerSecond}/s, each target in fresh processes; ` +
-        "RSS of the target's processes (mock and client excluded), sampled every 250 ms.\n\n" +
+        "RSS of the target's processes (mock and client excluded), sampled every 250 ms." +
+        (m.openFilesLimit
+          ? ` Open files per process are limited to ${m.openFilesLimit.toLocaleString("en-US")} on this machine (hard limit); over HTTP/1.1 every stream holds two sockets in all-in-one (the client's and the upstream's).`
+          : "") +
+        "\n\n" +
         holdTable(results),
     );
   }

@@ -10,6 +10,7 @@
 // Output: JSON lines, as load-worker.js ("start", "end", "progress", "done").
 //
 // Usage: node stream-worker.js '<job JSON>'
+import * as http2 from "node:http2";
 import process from "node:process";
 import { performance } from "node:perf_hooks";
 import { clearInterval, setInterval, setTimeout } from "node:timers";
@@ -31,6 +32,8 @@ import { Samples } from "../lib/stats.js";
  * @property {number} [count] hold mode
  * @property {number} [rampPerSecond] hold mode
  * @property {number} [streamTimeoutMs] longest silence allowed within one stream
+ * @property {"h1" | "h2c"} [protocol] HTTP/1.1 with a connection per stream (default), or
+ *           cleartext HTTP/2 with up to H2_STREAMS_PER_SESSION streams per connection
  */
 
 /**
@@ -66,6 +69,50 @@ const pool = new Pool(job.origin, {
 });
 
 /**
+ * Streams per HTTP/2 connection in h2c mode, the SETTINGS_MAX_CONCURRENT_STREAMS
+ * most servers advertise: many clients each multiplexing up to 100 streams.
+ */
+const H2_STREAMS_PER_SESSION = 100;
+
+/** @type {{ session: http2.ClientHttp2Session, active: number }[]} */
+const sessions = [];
+
+/** An HTTP/2 connection to the target with room for one more stream. */
+function h2Session() {
+  let entry = sessions.find((e) => e.active < H2_STREAMS_PER_SESSION && !e.session.closed && !e.session.destroyed);
+  if (!entry) {
+    const session = http2.connect(job.origin, { settings: { initialWindowSize: 1 << 20 } });
+    session.on("error", () => {});
+    entry = { session, active: 0 };
+    sessions.push(entry);
+  }
+  return entry;
+}
+
+/**
+ * Sends one streamed request and returns its status and body chunks.
+ * @returns {Promise<{ status: number, chunks: AsyncIterable<Buffer> }>}
+ */
+async function send() {
+  if (job.protocol !== "h2c") {
+    const response = await pool.request({ method: "POST", path: job.path, headers, body: job.body });
+    return { status: response.statusCode, chunks: response.body };
+  }
+  const entry = h2Session();
+  entry.active++;
+  const stream = entry.session.request({ ":method": "POST", ":path": job.path, ...headers });
+  stream.once("close", () => entry.active--);
+  stream.setTimeout(job.streamTimeoutMs ?? 60_000, () => stream.destroy(new Error(`silent for ${job.streamTimeoutMs ?? 60_000} ms`)));
+  stream.end(job.body);
+  const status = await new Promise((resolve, reject) => {
+    stream.once("response", (h) => resolve(Number(h[":status"])));
+    stream.once("error", reject);
+    stream.once("close", () => reject(new Error(`stream closed before its headers (code ${stream.rstCode})`)));
+  });
+  return { status, chunks: stream };
+}
+
+/**
  * Sends one streamed request and reads it to the end.
  * @returns {Promise<StreamOutcome>}
  */
@@ -76,11 +123,11 @@ async function oneStream() {
   let done = false;
   let status = 0;
   try {
-    const response = await pool.request({ method: "POST", path: job.path, headers, body: job.body });
-    status = response.statusCode;
+    const response = await send();
+    status = response.status;
     const decoder = new StringDecoder("utf8");
     let pending = "";
-    for await (const chunk of response.body) {
+    for await (const chunk of response.chunks) {
       pending += decoder.write(chunk);
       let end;
       while ((end = pending.indexOf("\n\n")) >= 0) {
@@ -231,6 +278,7 @@ try {
   else await latencyMode();
   emit({ event: "done" });
   // Streams left open by a failure must not keep the worker alive.
+  for (const { session } of sessions) session.destroy();
   await Promise.race([pool.close(), new Promise((resolve) => setTimeout(resolve, 1000))]);
   process.exit(0);
 } catch (err) {
