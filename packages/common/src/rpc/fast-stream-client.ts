@@ -100,9 +100,17 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
 
     const stopListening = () => req.signal.removeEventListener("abort", cancel);
     const responseHeaders = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve, reject) => {
-      stream.once("response", resolve);
-      stream.once("error", (err) => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, err)));
-      stream.once("close", () => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, new Error(`stream closed (code ${stream.rstCode})`))));
+      // Once the headers are in, a later close is the end of the stream, not
+      // a failure to report here: no error (and no stack trace) is built for it.
+      const onError = (err: Error) => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, err));
+      const onClose = () => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, new Error(`stream closed (code ${stream.rstCode})`)));
+      stream.once("response", (headers) => {
+        stream.off("error", onError);
+        stream.off("close", onClose);
+        resolve(headers);
+      });
+      stream.once("error", onError);
+      stream.once("close", onClose);
     }).catch((err: unknown) => {
       stopListening();
       throw err;
@@ -132,7 +140,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
           for (const { flags, data } of reader.push(chunk)) {
             if ((flags & END_STREAM_FLAG) === END_STREAM_FLAG) {
               complete = true;
-              const end = endStreamFromJson(data);
+              const end = endOfStream(data);
               end.metadata.forEach((value, name) => trailer.set(name, value));
               endError = end.error;
               break;
@@ -176,4 +184,16 @@ async function readAll(stream: http2.ClientHttp2Stream, limit: number): Promise<
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** `{}`: the end of a stream that succeeded without trailers, as the mesh's servers send it. */
+const EMPTY_END_STREAM = new Uint8Array([0x7b, 0x7d]);
+
+/**
+ * The end-of-stream message. Connect's parser builds a ConnectError (stack
+ * trace included) on every call, just in case; the common empty end needs no parsing.
+ */
+function endOfStream(data: Uint8Array): { metadata: Headers; error?: ConnectError } {
+  if (data.byteLength === EMPTY_END_STREAM.byteLength && data[0] === EMPTY_END_STREAM[0] && data[1] === EMPTY_END_STREAM[1]) return { metadata: new Headers() };
+  return endStreamFromJson(data);
 }

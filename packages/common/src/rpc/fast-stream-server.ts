@@ -65,9 +65,10 @@ async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBy
   }
   if (res.destroyed || res.writableEnded) return;
   sendHeaders();
-  const trailers = ctx.responseTrailerIfAny ?? new Headers();
+  const trailers = ctx.responseTrailerIfAny;
   call.markAnswered();
-  res.end(envelope(END_STREAM_FLAG, encoder.encode(JSON.stringify(endStreamToJson(trailers, failure, {})))));
+  const succeededBare = failure === undefined && (trailers === undefined || isEmpty(trailers));
+  res.end(succeededBare ? EMPTY_END_STREAM : envelope(END_STREAM_FLAG, encoder.encode(JSON.stringify(endStreamToJson(trailers ?? new Headers(), failure, {})))));
 }
 
 /** Reads the one request envelope of a server-streaming call. */
@@ -99,4 +100,12 @@ function drained(res: Response): Promise<void> {
     res.on("drain", done);
     res.on("close", done);
   });
+}
+
+/** The end of a stream that succeeded without trailers, the common case, encoded once. */
+const EMPTY_END_STREAM = envelope(END_STREAM_FLAG, new TextEncoder().encode("{}"));
+
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers.keys()) return false;
+  return true;
 }

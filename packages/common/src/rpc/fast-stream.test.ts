@@ -21,6 +21,7 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
   return {
     async *watch(req, ctx) {
       ctx.responseHeader.set("x-watched", req.service);
+      if (req.service === "trailed") ctx.responseTrailer.set("x-served-by", "fast");
       yield { status: Status.SERVING };
       if (req.service === "fail") throw new ConnectError("broke after one", Code.Unavailable);
       if (req.service === "hang") {
@@ -63,6 +64,16 @@ describe("fast streaming path", () => {
     let header: Headers | undefined;
     expect(await collect(client.watch({ service: "a" }, { onHeader: (h) => (header = h) }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     expect(header?.get("x-watched")).toBe("a");
+  });
+
+  it("carries the server's trailers, and none when it sets none", async () => {
+    const client = fastClient(await start());
+    const trailers: Array<string | null> = [];
+    for (const service of ["trailed", "plain"]) {
+      const statuses = await collect(client.watch({ service }, { onTrailer: (t) => trailers.push(t.get("x-served-by")) }));
+      expect(statuses).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    }
+    expect(trailers).toEqual(["fast", null]);
   });
 
   it("keeps one connection usable across more streams than the server tolerates invalid frames", async () => {
