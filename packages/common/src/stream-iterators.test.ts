@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
+import { expandMessages, lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
 
 /** A source that records how it was stopped. */
 function recordingSource<T>(values: T[], failure?: Error) {
@@ -94,6 +94,51 @@ describe("mapMessages", () => {
       },
     });
     await expect(collect(mapped)).rejects.toThrow("cancelled after all");
+  });
+});
+
+describe("expandMessages", () => {
+  it("gives each value's expansion in order, empty ones included, then the end's", async () => {
+    const { source } = recordingSource([2, 0, 1]);
+    const expanded = expandMessages(
+      source,
+      (n) => Array.from({ length: n }, (_, i) => `${n}.${i}`),
+      () => ["end"],
+    );
+    expect(await collect(expanded)).toEqual(["2.0", "2.1", "1.0", "end"]);
+  });
+
+  it("stops the source when the consumer leaves mid-expansion, and skips the end", async () => {
+    const { source, log } = recordingSource([2, 2]);
+    let ends = 0;
+    const expanded = expandMessages(
+      source,
+      (n) => [n, n],
+      () => [ends++],
+    );
+    expect(await expanded.next()).toEqual({ done: false, value: 2 });
+    await expanded.return();
+    expect(await expanded.next()).toEqual({ done: true, value: undefined });
+    expect(log).toEqual(["return"]);
+    expect(ends).toBe(0);
+  });
+
+  it("fails with the source's error, and with `expand`'s after stopping the source", async () => {
+    const failing = recordingSource([1], new Error("lost"));
+    const expanded = expandMessages(failing.source, (n) => [n], () => []);
+    expect(await expanded.next()).toEqual({ done: false, value: 1 });
+    await expect(expanded.next()).rejects.toThrow("lost");
+
+    const { source, log } = recordingSource([1, 2]);
+    const broken = expandMessages(
+      source,
+      () => {
+        throw new Error("cannot translate");
+      },
+      () => [],
+    );
+    await expect(broken.next()).rejects.toThrow("cannot translate");
+    expect(log).toEqual(["return"]);
   });
 });
 

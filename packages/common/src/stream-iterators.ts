@@ -119,6 +119,88 @@ function stopQuietly(source: AsyncIterator<unknown>, err?: unknown): void {
 }
 
 /**
+ * Each value of `source` expanded into any number of values (`expand`), then
+ * those of `atEnd` once the source completes: a translator's output, without
+ * a generator. One `then` per source value; values queued from one expansion
+ * cost none. Stopping it stops the source.
+ */
+export function expandMessages<In, Out>(source: AsyncIterator<In>, expand: (value: In) => readonly Out[], atEnd: () => readonly Out[]): MessageStream<Out> {
+  return new ExpandedMessages(source, expand, atEnd);
+}
+
+class ExpandedMessages<In, Out> implements MessageStream<Out> {
+  #ready: readonly Out[] = [];
+  #index = 0;
+  #sourceOver = false;
+
+  constructor(
+    private readonly source: AsyncIterator<In>,
+    private readonly expand: (value: In) => readonly Out[],
+    private readonly atEnd: () => readonly Out[],
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Out>> {
+    if (this.#index < this.#ready.length) return Promise.resolve({ done: false, value: this.#ready[this.#index++] as Out });
+    if (this.#sourceOver) return done();
+    return this.source.next().then(this.#onResult, this.#onFailure);
+  }
+
+  return(): Promise<IteratorResult<Out>> {
+    this.#stop();
+    if (!this.#sourceOver) {
+      this.#sourceOver = true;
+      stopQuietly(this.source);
+    }
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<Out>> {
+    this.#stop();
+    if (!this.#sourceOver) {
+      this.#sourceOver = true;
+      stopQuietly(this.source, err);
+    }
+    return Promise.reject(err);
+  }
+
+  readonly #onResult = (result: IteratorResult<In>): Promise<IteratorResult<Out>> => {
+    if (result.done) {
+      this.#sourceOver = true;
+      this.#queue(this.atEnd());
+    } else {
+      try {
+        this.#queue(this.expand(result.value));
+      } catch (err) {
+        this.#sourceOver = true;
+        stopQuietly(this.source);
+        throw err;
+      }
+    }
+    return this.next();
+  };
+
+  readonly #onFailure = (err: unknown): never => {
+    this.#sourceOver = true;
+    this.#stop();
+    throw err;
+  };
+
+  #queue(values: readonly Out[]): void {
+    this.#ready = values;
+    this.#index = 0;
+  }
+
+  #stop(): void {
+    this.#ready = [];
+    this.#index = 0;
+  }
+}
+
+/**
  * `first`, then the values of `rest`: after the first value, next() is
  * `rest`'s own (no extra promise). Stopping it stops `rest`.
  */
