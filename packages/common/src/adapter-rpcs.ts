@@ -20,6 +20,7 @@ import type {
   Target,
 } from "@llmmesh/proto";
 import { meshError, Reason } from "./errors.js";
+import { lazyMessages, mapMessages } from "./stream-iterators.js";
 
 /** The result of a health probe. */
 export interface ProbeResult {
@@ -91,11 +92,13 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
       return { chat, upstreamMs: upstreamMsOf(opened, started) };
     },
 
-    async *chatStream(req, ctx) {
-      const target = requireTarget(req.target);
-      const opened = open(target.provider, ctx);
-      const stamp = upstreamTimeStamp(opened, performance.now());
-      for await (const chunk of opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat))) yield stamp(chunk);
+    chatStream(req, ctx) {
+      return lazyMessages(async () => {
+        const target = requireTarget(req.target);
+        const opened = open(target.provider, ctx);
+        const stamp = upstreamTimeStamp(opened, performance.now());
+        return mapMessages(opened.protocol.chatStream(opened.call, target.model, requireChat(req.chat))[Symbol.asyncIterator](), { map: stamp });
+      });
     },
 
     async embed(req, ctx) {
@@ -117,13 +120,15 @@ export function createAdapterRpcs<Call>(open: OpenCall<Call>): ServiceImpl<typeo
       return { completion: answer, upstreamMs: upstreamMsOf(opened, started) };
     },
 
-    async *completeStream(req, ctx) {
-      const target = requireTarget(req.target);
-      const completion = requireCompletion(req.completion);
-      const opened = open(target.provider, ctx);
-      if (opened.protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
-      const stamp = upstreamTimeStamp(opened, performance.now());
-      for await (const chunk of opened.protocol.completeStream(opened.call, target.model, completion)) yield stamp(chunk);
+    completeStream(req, ctx) {
+      return lazyMessages(async () => {
+        const target = requireTarget(req.target);
+        const completion = requireCompletion(req.completion);
+        const opened = open(target.provider, ctx);
+        if (opened.protocol.completeStream === undefined) throw unsupportedError(target, "the completions API");
+        const stamp = upstreamTimeStamp(opened, performance.now());
+        return mapMessages(opened.protocol.completeStream(opened.call, target.model, completion)[Symbol.asyncIterator](), { map: stamp });
+      });
     },
 
     async listModels(req, ctx) {
@@ -182,7 +187,7 @@ function unsupportedError(target: Target, feature: string): ConnectError {
 
 /**
  * Turns a protocol's chunks into stream responses, the first one carrying
- * the upstream's time to it. A plain function, not a wrapping generator: every
+ * the upstream's time to it. A plain map, not a wrapping generator: every
  * generator layer adds promises that live from one chunk to the next.
  */
 function upstreamTimeStamp(opened: OpenedCall<unknown>, started: number): <Chunk>(chunk: Chunk) => { chunk: Chunk; upstreamMs?: number } {

@@ -1,8 +1,8 @@
-import type { Client, Interceptor, Transport } from "@connectrpc/connect";
+import { createClient, type CallOptions, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { lazyMessages, mapMessages } from "./stream-iterators.js";
 import { createFastStreamClient } from "./rpc/fast-stream-client.js";
 import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
-import { createClient } from "./rpc/light-client.js";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethodServerStreaming, DescService } from "@bufbuild/protobuf";
 
 /** Settings every internal client shares. */
 export interface TransportOptions {
@@ -30,7 +30,33 @@ export function createServiceTransport(baseUrl: string, options: TransportOption
   };
 }
 
-/** A typed client of `service` on `transport`. */
+/**
+ * A typed client of `service` on `transport`: Connect's, except that
+ * server-streaming methods hand out the transport's own message iterator
+ * rather than wrapping it in a generator (promises per message, kept from one
+ * to the next). Their iterators also have return(), which stops the call.
+ */
 export function serviceClient<S extends DescService>(service: S, transport: Transport): Client<S> {
-  return createClient(service, transport);
+  const client = createClient(service, transport) as Record<string, unknown>;
+  for (const method of service.methods) {
+    if (method.methodKind !== "server_streaming") continue;
+    const streaming = method as DescMethodServerStreaming;
+    client[method.localName] = (input: Record<string, unknown>, options?: CallOptions) => {
+      // Started at once, as Connect's client does; its failure surfaces at the first next().
+      const response = transport.stream(streaming, options?.signal, options?.timeoutMs, options?.headers, singleMessage(input), options?.contextValues);
+      return lazyMessages(async () => {
+        const { header, trailer, message } = await response;
+        options?.onHeader?.(header);
+        const messages = message[Symbol.asyncIterator]();
+        const onTrailer = options?.onTrailer;
+        if (onTrailer === undefined) return messages;
+        return mapMessages(messages, { finish: (complete) => complete && onTrailer(trailer) });
+      });
+    };
+  }
+  return client as Client<S>;
+}
+
+async function* singleMessage<T>(message: T): AsyncIterable<T> {
+  yield message;
 }

@@ -49,3 +49,5 @@ export { startConfigSource } from "./config/config-source.js";
 export type { ConfigSourceHandle, ConfigSourceOptions } from "./config/config-source.js";
 export { componentValidator } from "./mesh/process.js";
 export { revisionJson, pushResultJson, instanceJson } from "./config/config-json.js";
+export { SKIP, mapMessages, expandMessages, startingWith, lazyMessages, PushedMessages } from "./stream-iterators.js";
+export type { MessageMapping, MessageProducer, MessageStream } from "./stream-iterators.js";

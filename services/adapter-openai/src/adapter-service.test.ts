@@ -1,7 +1,8 @@
-import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Code, type Client } from "@connectrpc/connect";
-import { ConfigStore, errorDetailOf, parseConfig, Reason, silentLogger } from "@llmmesh/common";
+import { collectImplementations, ConfigStore, createDirectTransport, errorDetailOf, parseConfig, Reason, serviceClient, silentLogger } from "@llmmesh/common";
 import { AdapterService, type ChatChunk } from "@llmmesh/proto";
 import {
   embeddingToBase64,
@@ -190,6 +191,53 @@ describe("chatStream", () => {
     const err = await failure(collect(client.chatStream({ target: target(), chat: userChat("busy") })));
     expect(err.code).toBe(Code.Unavailable);
     expect(errorDetailOf(err)).toMatchObject({ reason: Reason.UpstreamError, upstreamStatus: 503 });
+  });
+});
+
+describe("backpressure", () => {
+  it("holds a slow reader's upstream back instead of buffering its stream, and still delivers all of it in order", async () => {
+    const total = 2000;
+    let written = 0;
+    // 16 KiB an event: the whole answer (31 MiB) is far more than the socket buffers and undici's queue.
+    const content = "x".repeat(16 * 1024);
+    const upstream = createHttpServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const writeMore = () => {
+        while (written < total) {
+          const chunk = { id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: `${written} ${content}` } }] };
+          written++;
+          if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) return void res.once("drain", writeMore);
+        }
+        res.end("data: [DONE]\n\n");
+      };
+      writeMore();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const { port } = upstream.address() as AddressInfo;
+    const ownStore = new ConfigStore(parseConfig(`providers: [{ name: own, adapter: openai, base_url: "http://127.0.0.1:${port}/v1" }]`));
+    const ownAdapter = createOpenAIAdapter({ config: ownStore, logger: silentLogger, env: {} });
+    try {
+      const direct = serviceClient(AdapterService, createDirectTransport(collectImplementations((router) => router.service(AdapterService, ownAdapter.service))));
+      const stream = direct.chatStream({ target: target("own"), chat: userChat("a long one") })[Symbol.asyncIterator]();
+      const first = await stream.next();
+      expect(first.value?.chunk?.choices[0]?.delta?.content?.startsWith("0 ")).toBe(true);
+      // Let the upstream write all it can while nobody reads: until its count stops moving.
+      let last = -1;
+      while (written !== last && written < total) {
+        last = written;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(written).toBeLessThan(total / 2);
+      const numbers: number[] = [];
+      for (let next = await stream.next(); !next.done; next = await stream.next()) {
+        const text = next.value.chunk?.choices[0]?.delta?.content;
+        if (text !== undefined) numbers.push(Number(text.split(" ")[0]));
+      }
+      expect(numbers).toEqual(Array.from({ length: total - 1 }, (_, i) => i + 1));
+    } finally {
+      await ownAdapter.close();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 });
 

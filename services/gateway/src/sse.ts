@@ -34,7 +34,8 @@ export async function writeEventStream(
   });
   try {
     for await (const event of events) {
-      if (!(await write(res, ctx, dialect.formatEvent(event)))) return;
+      const writable = write(res, ctx, dialect.formatEvent(event));
+      if (writable !== true && !(await writable)) return;
     }
     if (dialect.streamEnd !== "") await write(res, ctx, dialect.streamEnd);
   } catch (err) {
@@ -46,8 +47,12 @@ export async function writeEventStream(
   }
 }
 
-/** Writes `text`; resolves true once the client may take more, false if it is gone. */
-async function write(res: GatewayResponse, ctx: RequestContext, text: string): Promise<boolean> {
+/**
+ * Writes `text`: true when the client may take more at once, else a promise
+ * of true once it may, false if it is gone. Not an async function: most
+ * writes need no wait, and a promise per chunk would be garbage per chunk.
+ */
+function write(res: GatewayResponse, ctx: RequestContext, text: string): boolean | Promise<boolean> {
   if (ctx.clientGone) return false;
   if (res.write(text)) return true;
   return new Promise<boolean>((resolve) => {

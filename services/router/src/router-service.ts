@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { Header, meshError, Reason, type ConfigStore, type Logger } from "@llmmesh/common";
+import { Header, lazyMessages, mapMessages, meshError, Reason, startingWith, type ConfigStore, type Logger } from "@llmmesh/common";
 import {
   Operation,
   RouterServiceChatResponseSchema,
@@ -95,19 +95,25 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
   /**
    * Admission → attempts → settlement for a streamed call: `open` starts the
    * adapter's stream on one target, `wrap` turns each chunk into the
-   * response message (the first one with `served`).
+   * response message (the first one with `served`). Resolves once the first
+   * chunk is there; past it, each message costs one `then` (see `mapMessages`).
    */
-  async function* serveStream<Chunk extends { usage?: Usage }, Message>(
+  async function serveStream<Chunk extends { usage?: Usage }, Message>(
     ctx: HandlerContext,
     admitted: AdmissionRequest,
     open: (client: AdapterClient, planned: PlannedTarget, signal: AbortSignal, route: Route) => AsyncIterable<{ chunk?: Chunk; upstreamMs?: number }>,
     wrap: (chunk: Chunk | undefined, served?: Served) => Message,
-  ): AsyncGenerator<Message> {
+  ): Promise<AsyncIterator<Message>> {
     const route = await openRoute(routeDeps, deps.config.current(), ctx, admitted);
     let target: PlannedTarget | undefined;
     let usage: Usage | undefined;
-    let succeeded = false;
-    let upstream: AsyncIterator<{ chunk?: Chunk; upstreamMs?: number }> | undefined;
+    const finish = (succeeded: boolean) => {
+      route.deadline.dispose();
+      // Left mid-stream (the client went away, or the stream failed): cancel the
+      // adapter call through its signal, whether or not its iterator can be stopped.
+      if (!succeeded) route.deadline.cancel();
+      settle({ admission: route.admission, model: admitted.model, target: target?.target, usage, succeeded });
+    };
     try {
       // An attempt succeeds once its first chunk arrives: until then a failure may be retried
       // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
@@ -122,24 +128,20 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       target = result.target;
       if (!result.ok) throw result.error;
       route.deadline.disarm();
-      upstream = result.value.iterator;
-      const served = markServed(ctx, result.target, result.attempts, result.value.first.upstreamMs ?? 0, deps.logger, admitted.model);
-      usage = result.value.first.chunk?.usage ?? usage;
-      yield wrap(result.value.first.chunk, served);
-      for (;;) {
-        const next = await upstream.next();
-        if (next.done) break;
-        if (next.value.chunk?.usage) usage = next.value.chunk.usage;
-        yield wrap(next.value.chunk);
-      }
-      succeeded = true;
-    } finally {
-      route.deadline.dispose();
-      // Left mid-stream (the client went away, or the stream failed): cancel the
-      // adapter call through its signal. Connect's client iterators have no
-      // return(), so closing the iterator would not reach the adapter.
-      if (!succeeded) route.deadline.cancel();
-      settle({ admission: route.admission, model: admitted.model, target: target?.target, usage, succeeded });
+      const { iterator, first } = result.value;
+      const served = markServed(ctx, result.target, result.attempts, first.upstreamMs ?? 0, deps.logger, admitted.model);
+      usage = first.chunk?.usage;
+      const rest = mapMessages(iterator, {
+        map(next) {
+          if (next.chunk?.usage) usage = next.chunk.usage;
+          return wrap(next.chunk);
+        },
+        finish,
+      });
+      return startingWith(wrap(first.chunk, served), rest);
+    } catch (err) {
+      finish(false);
+      throw err;
     }
   }
 
@@ -155,18 +157,21 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       return create(RouterServiceChatResponseSchema, { chat: value, served });
     },
 
-    async *chatStream(request: RouterServiceChatStreamRequest, ctx: HandlerContext): AsyncGenerator<RouterServiceChatStreamResponse> {
-      const chat = required(request.chat, "chat");
-      const admitted = { operation: Operation.CHAT, model: chat.model, estimatedTokens: estimateChatTokens(chat) };
-      yield* serveStream(
-        ctx,
-        admitted,
-        (client, planned, signal, route) => {
-          const source = route.admission.chat ?? chat;
-          return client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal });
-        },
-        (chunk, served) => create(RouterServiceChatStreamResponseSchema, { chunk, served }),
-      );
+    chatStream(request: RouterServiceChatStreamRequest, ctx: HandlerContext): AsyncIterableIterator<RouterServiceChatStreamResponse> {
+      // Lazy, as a generator would be: a bad request fails the first read, not the call.
+      return lazyMessages(() => {
+        const chat = required(request.chat, "chat");
+        const admitted = { operation: Operation.CHAT, model: chat.model, estimatedTokens: estimateChatTokens(chat) };
+        return serveStream(
+          ctx,
+          admitted,
+          (client, planned, signal, route) => {
+            const source = route.admission.chat ?? chat;
+            return client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal });
+          },
+          (chunk, served) => create(RouterServiceChatStreamResponseSchema, { chunk, served }),
+        );
+      });
     },
 
     async complete(request: RouterServiceCompleteRequest, ctx: HandlerContext): Promise<RouterServiceCompleteResponse> {
@@ -179,15 +184,17 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       return create(RouterServiceCompleteResponseSchema, { completion: value, served });
     },
 
-    async *completeStream(request: RouterServiceCompleteStreamRequest, ctx: HandlerContext): AsyncGenerator<RouterServiceCompleteStreamResponse> {
-      const completion = required(request.completion, "completion");
-      const admitted = { operation: Operation.COMPLETE, model: completion.model, estimatedTokens: estimateCompletionTokens(completion) };
-      yield* serveStream(
-        ctx,
-        admitted,
-        (client, planned, signal) => client.completeStream({ target: planned.target, completion: { ...completion, model: planned.target.model } }, { signal }),
-        (chunk, served) => create(RouterServiceCompleteStreamResponseSchema, { chunk, served }),
-      );
+    completeStream(request: RouterServiceCompleteStreamRequest, ctx: HandlerContext): AsyncIterableIterator<RouterServiceCompleteStreamResponse> {
+      return lazyMessages(() => {
+        const completion = required(request.completion, "completion");
+        const admitted = { operation: Operation.COMPLETE, model: completion.model, estimatedTokens: estimateCompletionTokens(completion) };
+        return serveStream(
+          ctx,
+          admitted,
+          (client, planned, signal) => client.completeStream({ target: planned.target, completion: { ...completion, model: planned.target.model } }, { signal }),
+          (chunk, served) => create(RouterServiceCompleteStreamResponseSchema, { chunk, served }),
+        );
+      });
     },
 
     async embed(request: RouterServiceEmbedRequest, ctx: HandlerContext): Promise<RouterServiceEmbedResponse> {

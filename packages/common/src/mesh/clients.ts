@@ -1,8 +1,7 @@
 import { createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { AdapterService, PolicyService, RouterService } from "@llmmesh/proto";
-import { createServiceTransport } from "../clients.js";
-import { createClient } from "../rpc/light-client.js";
+import { createServiceTransport, serviceClient } from "../clients.js";
 import { forwardableErrors } from "./interceptors.js";
 import { collectImplementations, createDirectTransport } from "./direct-transport.js";
 import type { ConfigStore } from "../config/store.js";
@@ -66,7 +65,7 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
     const key = `${service.typeName}@${where}`;
     let found = clients.get(key);
     if (!found) {
-      found = createClient(service, transport());
+      found = serviceClient(service, transport());
       clients.set(key, found);
     }
     return found as Client<S>;

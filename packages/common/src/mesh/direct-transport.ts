@@ -19,6 +19,7 @@ import { LightHandlerContext } from "../rpc/handler-context.js";
 import { rpcPath } from "../rpc/unary-path.js";
 import { firstMessage } from "../rpc/request-messages.js";
 import { transportFrom } from "../rpc/transport-calls.js";
+import { mapMessages } from "../stream-iterators.js";
 
 /**
  * Captures what a component registers on a router as implementation specs,
@@ -98,25 +99,17 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     const endCallee = () => void outputs.return?.().catch(() => {});
     const listening = !cannotAbort(req.signal);
     if (listening) req.signal.addEventListener("abort", endCallee, { once: true });
-    const messages = (async function* () {
-      let complete = false;
-      try {
-        for (;;) {
-          const next = await outputs.next();
-          if (next.done) break;
-          yield create(method.output, next.value as MessageInitShape<typeof method.output>);
-        }
-        complete = true;
-      } catch (err) {
-        throw req.signal.aborted ? abortError(req.signal) : ConnectError.from(err);
-      } finally {
+    const messages = mapMessages(outputs, {
+      map: (output) => create(method.output, output as MessageInitShape<typeof method.output>),
+      error: (err) => (req.signal.aborted ? abortError(req.signal) : ConnectError.from(err)),
+      finish(complete) {
         if (listening) req.signal.removeEventListener("abort", endCallee);
         // Left early (the caller stopped iterating): the callee stops too, as over the network.
         if (!complete) endCallee();
-      }
-      // A cancelled call ends in an error, as it does over the network, never as a complete stream.
-      if (req.signal.aborted) throw abortError(req.signal);
-    })();
+        // A cancelled call ends in an error, as it does over the network, never as a complete stream.
+        else if (req.signal.aborted) throw abortError(req.signal);
+      },
+    });
     return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages };
   };
 

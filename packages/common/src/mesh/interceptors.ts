@@ -1,4 +1,5 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { mapMessages } from "../stream-iterators.js";
 
 /**
  * A downstream service's error, ready to be thrown again by the service that
@@ -24,17 +25,7 @@ export const forwardableErrors: Interceptor = (next) => async (request) => {
   try {
     const response = await next(request);
     if (!response.stream) return response;
-    const messages = response.message;
-    return {
-      ...response,
-      message: (async function* () {
-        try {
-          yield* messages;
-        } catch (err) {
-          throw forwardableError(err);
-        }
-      })(),
-    };
+    return { ...response, message: mapMessages(response.message[Symbol.asyncIterator](), { error: forwardableError }) };
   } catch (err) {
     throw forwardableError(err);
   }

@@ -8,6 +8,8 @@ export interface CallSignal {
   readonly signal: AbortSignal;
   /** Releases the deadline timer and listeners; never aborts (that would cost an exception per call). */
   done(): void;
+  /** False when done() has nothing to release, so nobody needs to watch for the call's end. */
+  readonly holdsTimer: boolean;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface CallSignal {
  */
 export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | undefined): CallSignal {
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    return { signal: caller ?? NEVER, done: () => {} };
+    return { signal: caller ?? NEVER, done: () => {}, holdsTimer: false };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
@@ -27,6 +29,7 @@ export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | 
   else caller?.addEventListener("abort", onCallerAbort, { once: true });
   return {
     signal: controller.signal,
+    holdsTimer: true,
     done() {
       clearTimeout(timer);
       caller?.removeEventListener("abort", onCallerAbort);

@@ -2,12 +2,13 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type MessageShape } from "@bufbuild/protobuf";
 import { abortError, cannotAbort } from "./call-signal.js";
 import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
 import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
 import { transportFrom } from "./transport-calls.js";
+import { PushedMessages } from "../stream-iterators.js";
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
@@ -127,40 +128,71 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       throw header.get("content-type")?.startsWith("application/json") ? errorFromJsonBytes(bytes, undefined, fallback) : fallback;
     }
     const trailer = new Headers();
-    const messages = (async function* () {
-      const reader = new EnvelopeReader(limit);
-      let complete = false;
-      let endError: ConnectError | undefined;
+    const reader = new EnvelopeReader(limit);
+    // No more messages will be taken: the final envelope arrived, or the
+    // stream failed. The stream is still read to its natural end (the data
+    // handler stays on, discarding) — see `stop` for why.
+    let over = false;
+    const messages = new PushedMessages<MessageShape<typeof method.output>>({
+      pause: () => stream.pause(),
+      resume: () => stream.resume(),
+      stop: () => abandon(),
+    });
+    /** Stops a stream we leave early. */
+    const abandon = () => {
+      over = true;
+      stopWatching();
+      // Reset only a stream we leave early. Resetting one the server has
+      // already ended counts as an invalid frame, and after 1000 of those
+      // Node's server drops the whole connection.
+      if (!stream.closed) cancel();
+    };
+    const failure = (err: unknown) => (req.signal.aborted ? abortError(req.signal) : err instanceof ConnectError ? err : unavailable(url.origin, err));
+    const onData = (chunk: Buffer) => {
+      if (over) return;
       try {
-        // Read to the stream's natural end even after the final envelope:
-        // leaving a Readable's iteration early destroys it, which resets a
-        // stream the server already ended (see below).
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (complete) continue;
-          for (const { flags, data } of reader.push(chunk)) {
-            if ((flags & END_STREAM_FLAG) === END_STREAM_FLAG) {
-              complete = true;
-              const end = endOfStream(data);
-              end.metadata.forEach((value, name) => trailer.set(name, value));
-              endError = end.error;
-              break;
-            }
-            yield fromBinary(method.output, data);
+        for (const { flags, data } of reader.push(chunk)) {
+          if ((flags & END_STREAM_FLAG) === END_STREAM_FLAG) {
+            over = true;
+            stopListening();
+            const end = endOfStream(data);
+            end.metadata.forEach((value, name) => trailer.set(name, value));
+            if (end.error) messages.fail(end.error);
+            else messages.end();
+            // Whatever the consumer still has queued, the rest of the stream is only its end: let it come.
+            stream.resume();
+            return;
           }
+          messages.push(fromBinary(method.output, data));
         }
-        if (endError) throw endError;
-        if (complete) return;
       } catch (err) {
-        throw req.signal.aborted ? abortError(req.signal) : err instanceof ConnectError ? err : unavailable(url.origin, err);
-      } finally {
-        stopListening();
-        // Reset only a stream we leave early. Resetting one the server has
-        // already ended counts as an invalid frame, and after 1000 of those
-        // Node's server drops the whole connection.
-        if (!complete && !stream.closed) cancel();
+        messages.fail(failure(err));
+        abandon();
       }
-      throw req.signal.aborted ? abortError(req.signal) : new ConnectError(`the stream from ${url.origin} ended without its final message`, Code.Unavailable);
-    })();
+    };
+    const onEnd = () => {
+      stopWatching();
+      if (over) return;
+      over = true;
+      messages.fail(req.signal.aborted ? abortError(req.signal) : new ConnectError(`the stream from ${url.origin} ended without its final message`, Code.Unavailable));
+    };
+    const onLost = (err?: unknown) => {
+      stopWatching();
+      if (over) return;
+      over = true;
+      messages.fail(failure(err ?? new Error(`stream closed (code ${stream.rstCode})`)));
+    };
+    const onClose = () => onLost();
+    const stopWatching = () => {
+      stopListening();
+      stream.off("end", onEnd);
+      stream.off("error", onLost);
+      stream.off("close", onClose);
+    };
+    stream.on("data", onData);
+    stream.on("end", onEnd);
+    stream.on("error", onLost);
+    stream.on("close", onClose);
     return { stream: true, service: method.parent, method, header, trailer, message: messages };
   };
 

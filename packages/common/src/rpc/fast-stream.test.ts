@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as http2 from "node:http2";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
-import { healthV1 } from "@llmmesh/proto";
+import { AdapterService, healthV1 } from "@llmmesh/proto";
 import { startServer, type RunningServer } from "../server.js";
-import { createServiceTransport } from "../clients.js";
+import { createServiceTransport, serviceClient } from "../clients.js";
 import { silentLogger } from "../logger.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
@@ -149,5 +149,41 @@ describe("fast streaming path", () => {
     const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`);
     expect(await collect(client.watch({ service: "s" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     await expect(collect(client.watch({ service: "fail" }))).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "broke after one" });
+  });
+  it("holds a slow consumer's server back instead of buffering the stream, and still delivers all of it in order", async () => {
+    const total = 600;
+    let produced = 0;
+    server = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      services: [],
+      routes: (router) =>
+        router.service(AdapterService, {
+          async *chatStream() {
+            // 64 KiB a message: the whole stream (37.5 MiB) is far more than any window or socket buffer on the way.
+            for (let i = 0; i < total; i++) {
+              produced++;
+              yield { chunk: { id: `${i} ${"x".repeat(64 * 1024)}` } };
+            }
+          },
+        }),
+      maxMessageBytes: 1024 * 1024,
+      logger: silentLogger,
+    });
+    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024 });
+    closers.push(() => transport.close());
+    const messages = serviceClient(AdapterService, transport).chatStream({})[Symbol.asyncIterator]();
+    const first = await messages.next();
+    expect(first.value?.chunk?.id.startsWith("0 ")).toBe(true);
+    // Let the server produce all it can while nobody reads: until its count stops moving.
+    let last = -1;
+    while (produced !== last && produced < total) {
+      last = produced;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(produced).toBeLessThan(total / 2);
+    const ids: number[] = [];
+    for (let next = await messages.next(); !next.done; next = await messages.next()) ids.push(Number(next.value.chunk?.id.split(" ")[0]));
+    expect(ids).toEqual(Array.from({ length: total - 1 }, (_, i) => i + 1));
   });
 });

@@ -14,6 +14,7 @@ import { abortError, callSignal } from "./call-signal.js";
 import { chainStream, chainUnary } from "./interceptor-chain.js";
 import { normalized } from "./request-messages.js";
 import { rpcPath } from "./unary-path.js";
+import { mapMessages } from "../stream-iterators.js";
 
 /** How one of the mesh's transports sends a call, once the common plumbing is done. */
 export interface CallSenders {
@@ -86,17 +87,9 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
         cancellation.done();
         throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
       }
-      const messages = response.message;
-      return {
-        ...response,
-        message: (async function* () {
-          try {
-            yield* messages;
-          } finally {
-            cancellation.done();
-          }
-        })(),
-      } as never;
+      // Only a deadline holds anything (a timer) until the stream ends; otherwise the messages pass untouched.
+      if (!cancellation.holdsTimer) return response as never;
+      return { ...response, message: mapMessages(response.message[Symbol.asyncIterator](), { finish: cancellation.done }) } as never;
     },
   };
 }

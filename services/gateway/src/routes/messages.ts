@@ -10,6 +10,7 @@ import {
   type MessageJson,
   type MessageStreamEvent,
 } from "@llmmesh/anthropic-wire";
+import { expandMessages } from "@llmmesh/common";
 import type { ChatChunk, ChatRequest, ChatResponse, RouterService } from "@llmmesh/proto";
 import { ApiError, ErrorType } from "../api-error.js";
 import { ANTHROPIC_DIALECT } from "../dialect.js";
@@ -81,8 +82,11 @@ function renderMessage(response: ChatResponse, stopSequences: readonly string[])
   }
 }
 
-async function* messageEvents(chunks: AsyncIterable<ChatChunk>, stopSequences: readonly string[]): AsyncGenerator<MessageStreamEvent> {
+function messageEvents(chunks: AsyncIterator<ChatChunk>, stopSequences: readonly string[]): AsyncIterableIterator<MessageStreamEvent> {
   const translator = new MessageStreamTranslator(stopSequences);
-  for await (const chunk of chunks) yield* translator.push(chunk);
-  yield* translator.end();
+  return expandMessages(
+    chunks,
+    (chunk) => translator.push(chunk),
+    () => translator.end(),
+  );
 }

@@ -1,4 +1,5 @@
 import type { CallOptions } from "@connectrpc/connect";
+import { mapMessages, SKIP, startingWith } from "@llmmesh/common";
 import type { Usage } from "@llmmesh/proto";
 import { ApiError, ErrorType } from "../api-error.js";
 import type { RequestContext } from "../request-context.js";
@@ -58,30 +59,21 @@ export function clientChunks<Chunk extends UsageCarrier>(
   stream: OpenedStream<{ chunk?: Chunk }>,
   includeUsage: boolean,
   render: (chunk: Chunk) => Record<string, unknown>,
-): AsyncGenerator<Record<string, unknown>> {
+): AsyncIterableIterator<Record<string, unknown>> {
   return streamedChunks(stream, (chunk) => chunkForClient(chunk, includeUsage, render));
 }
 
 /**
  * The chunks of a router stream, first one included, each through `map`
- * (an undefined result is skipped), whatever API renders them. One generator
- * for both steps: every generator layer adds promises that live from one
- * chunk to the next. Leaving it before the stream's end cancels the router call.
+ * (an undefined result is skipped), whatever API renders them: one `then`
+ * per chunk, no generator (every generator layer adds promises that live from
+ * one chunk to the next). Leaving it before the stream's end cancels the router call.
  */
-export async function* streamedChunks<Chunk, Out>(stream: OpenedStream<{ chunk?: Chunk }>, map: (chunk: Chunk) => Out | undefined): AsyncGenerator<Out> {
-  let complete = false;
-  try {
-    let message: { chunk?: Chunk } | undefined = stream.first;
-    while (message) {
-      const out = message.chunk === undefined ? undefined : map(message.chunk);
-      if (out !== undefined) yield out;
-      const next: IteratorResult<{ chunk?: Chunk }> = await stream.rest.next();
-      message = next.done ? undefined : next.value;
-    }
-    complete = true;
-  } finally {
-    stream.stop(!complete);
-  }
+export function streamedChunks<Chunk, Out>(stream: OpenedStream<{ chunk?: Chunk }>, map: (chunk: Chunk) => Out | undefined): AsyncIterableIterator<Out> {
+  return mapMessages(startingWith(stream.first, stream.rest), {
+    map: (message) => (message.chunk === undefined ? SKIP : (map(message.chunk) ?? SKIP)),
+    finish: (complete) => stream.stop(!complete),
+  });
 }
 
 function chunkForClient<Chunk extends UsageCarrier>(

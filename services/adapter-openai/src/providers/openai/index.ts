@@ -1,4 +1,5 @@
-import type { ProviderProtocol, UpstreamCall } from "../provider.js";
+import type { ProtocolRequest, ProviderProtocol, UpstreamCall } from "../provider.js";
+import { lazyMessages } from "@llmmesh/common";
 import type { UpstreamResponse } from "../../upstream-client.js";
 import { chatCompletionRequest, completionRequest, embeddingsRequest, modelsRequest } from "./request.js";
 import { parseChatResponse, parseCompletionResponse, parseEmbedResponse, parseModelList } from "./response.js";
@@ -16,10 +17,8 @@ export const openAIProtocol: ProviderProtocol = {
     return parseChatResponse(call, response.status, await successText(call, response));
   },
 
-  async *chatStream(call, model, request) {
-    const response = await call.send(chatCompletionRequest(call.provider, model, request, true));
-    if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
-    yield* chatChunks(call, response);
+  chatStream(call, model, request) {
+    return lazyMessages(async () => chatChunks(call, await streamResponse(call, chatCompletionRequest(call.provider, model, request, true))));
   },
 
   async complete(call, model, request) {
@@ -27,10 +26,8 @@ export const openAIProtocol: ProviderProtocol = {
     return parseCompletionResponse(call, response.status, await successText(call, response));
   },
 
-  async *completeStream(call, model, request) {
-    const response = await call.send(completionRequest(call.provider, model, request, true));
-    if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
-    yield* completionChunks(call, response);
+  completeStream(call, model, request) {
+    return lazyMessages(async () => completionChunks(call, await streamResponse(call, completionRequest(call.provider, model, request, true))));
   },
 
   async embed(call, model, request) {
@@ -57,6 +54,13 @@ export const openAIProtocol: ProviderProtocol = {
     }
   },
 };
+
+/** The response to a stream request, once it is known to be a 2xx; a non-2xx answer throws its mesh error. */
+async function streamResponse(call: UpstreamCall, request: ProtocolRequest): Promise<UpstreamResponse> {
+  const response = await call.send(request);
+  if (!isSuccess(response.status)) throw httpError(call, response, await call.readText(response));
+  return response;
+}
 
 /** The body of a 2xx answer; a non-2xx answer throws its mesh error. */
 async function successText(call: UpstreamCall, response: UpstreamResponse): Promise<string> {

@@ -1,5 +1,6 @@
 import { SseParser, chatChunkFromJson, completionChunkFromJson, type SseEvent } from "@llmmesh/openai-wire";
 import type { ChatChunk, CompletionChunk } from "@llmmesh/proto";
+import { PushedMessages } from "@llmmesh/common";
 import type { UpstreamCall } from "../provider.js";
 import type { UpstreamResponse } from "../../upstream-client.js";
 import { invalidAnswer, mapUpstream, parseUpstreamJson } from "./response.js";
@@ -13,77 +14,114 @@ import { isErrorPayload, streamError } from "./errors.js";
 const DRAIN_TIMEOUT_MS = 5_000;
 
 /** The chunks of a 200 streamed chat completion (see `sseChunks`). */
-export function chatChunks(call: UpstreamCall, response: UpstreamResponse): AsyncGenerator<ChatChunk> {
+export function chatChunks(call: UpstreamCall, response: UpstreamResponse): Promise<AsyncIterator<ChatChunk>> {
   return sseChunks(call, response, chatChunkFromJson);
 }
 
 /** The chunks of a 200 streamed text completion (see `sseChunks`). */
-export function completionChunks(call: UpstreamCall, response: UpstreamResponse): AsyncGenerator<CompletionChunk> {
+export function completionChunks(call: UpstreamCall, response: UpstreamResponse): Promise<AsyncIterator<CompletionChunk>> {
   return sseChunks(call, response, completionChunkFromJson);
 }
 
 /**
- * The chunks of a 200 streamed answer, read by `parse`, each yielded as soon as its
- * SSE event is complete (nothing is buffered beyond one event). `[DONE]` ends
- * the stream, and so does the end of the body for upstreams that never send
- * it. An `error` event mid-stream, a non-JSON event or a broken connection
- * throws a mesh error. Stopping early (the caller cancelled) closes the
- * upstream response, and with it the socket.
+ * The chunks of a 200 streamed answer, read by `parse`, each delivered as soon as its
+ * SSE event is complete. `[DONE]` ends the stream, and so does the end of the
+ * body for upstreams that never send it. An `error` event mid-stream, a
+ * non-JSON event or a broken connection fails it with a mesh error. Stopping
+ * early (the caller cancelled) closes the upstream response, and with it the socket.
  */
-async function* sseChunks<Chunk>(call: UpstreamCall, response: UpstreamResponse, parse: (json: unknown) => Chunk): AsyncGenerator<Chunk> {
-  const { body, status } = response;
+async function sseChunks<Chunk>(call: UpstreamCall, response: UpstreamResponse, parse: (json: unknown) => Chunk): Promise<AsyncIterator<Chunk>> {
+  const { status } = response;
   if (!isEventStream(response)) {
     // Some upstreams answer a stream request with a JSON error (or a whole completion) and 200.
     const json = parseUpstreamJson(call, status, await call.readText(response), "stream");
     if (isErrorPayload(json)) throw streamError(call, status, json);
     throw invalidAnswer(call, status, "stream", "it is not text/event-stream");
   }
+  return readSseChunks(call, response, parse);
+}
+
+/**
+ * Reads the body with 'data' events straight into the chunk queue: no
+ * iterator or generator per layer, so a chunk costs one promise here.
+ */
+function readSseChunks<Chunk>(call: UpstreamCall, { body, status }: UpstreamResponse, parse: (json: unknown) => Chunk): AsyncIterator<Chunk> {
+  const parser = new SseParser();
+  // Only the time spent waiting for bytes is the upstream's; the time a
+  // consumer takes with the chunks (or holds the body paused) is ours.
+  let since = performance.now();
   let sawDone = false;
-  try {
-    for await (const event of sseEvents(call, body)) {
+  const chunks = new PushedMessages<Chunk>({
+    pause: () => body.pause(),
+    resume: () => {
+      since = performance.now();
+      body.resume();
+    },
+    stop: () => release(),
+  });
+  /** Queues the chunks of complete events; false once the stream is over ([DONE] or a bad event). */
+  const deliver = (events: readonly SseEvent[]): boolean => {
+    for (const event of events) {
       if (event.data === "[DONE]") {
         sawDone = true;
-        break;
+        chunks.end();
+        release();
+        return false;
       }
       if (event.data.trim() === "") continue;
       const json = parseUpstreamJson(call, status, event.data, "stream event");
       if (event.event === "error" || isErrorPayload(json)) throw streamError(call, status, json);
-      yield mapUpstream(call, status, "stream chunk", () => parse(json));
+      chunks.push(mapUpstream(call, status, "stream chunk", () => parse(json)));
     }
-  } finally {
-    if (!body.readableEnded) {
-      if (sawDone) {
-        // The limit counts bytes already read too, so it is effectively off; the timeout bounds the drain.
-        void body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
-      } else {
-        // Destroying an unfinished undici body emits 'error' (RequestAbortedError). Nobody
-        // reads it any more, and once the upstream has sent the whole body undici attaches
-        // no listener of its own: unheard, that error would take the process down.
-        body.on("error", ignoreError);
-        body.destroy();
-      }
+    return true;
+  };
+  const failWith = (err: unknown) => {
+    chunks.fail(err);
+    release();
+  };
+  const onData = (bytes: Uint8Array) => {
+    call.waited(since);
+    try {
+      if (!deliver(parser.push(bytes))) return;
+    } catch (err) {
+      failWith(err);
+      return;
     }
-  }
-}
-
-/** SSE events from the body as they complete; read failures become mesh errors. */
-async function* sseEvents(call: UpstreamCall, body: UpstreamResponse["body"]): AsyncGenerator<SseEvent> {
-  const parser = new SseParser();
-  // destroyOnReturn: false lets the caller stop at [DONE] and still drain the socket for reuse.
-  const bytes = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
-  try {
-    // Only the time spent waiting for bytes is the upstream's; the time a
-    // consumer takes with each event is ours.
-    let since = performance.now();
-    for await (const chunk of bytes) {
-      call.waited(since);
-      yield* parser.push(chunk);
-      since = performance.now();
+    since = performance.now();
+  };
+  const onEnd = () => {
+    try {
+      if (deliver(parser.end())) chunks.end();
+    } catch (err) {
+      chunks.fail(err);
     }
-  } catch (err) {
-    throw call.failure(err);
-  }
-  yield* parser.end();
+    release();
+  };
+  const onError = (err: unknown) => failWith(call.failure(err));
+  let released = false;
+  /** Stops reading; what is left of an unfinished body is drained after [DONE], else dropped with its socket. */
+  const release = () => {
+    if (released) return;
+    released = true;
+    body.off("data", onData);
+    body.off("end", onEnd);
+    body.off("error", onError);
+    if (body.readableEnded) return;
+    if (sawDone) {
+      // The limit counts bytes already read too, so it is effectively off; the timeout bounds the drain.
+      void body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
+    } else {
+      // Destroying an unfinished undici body emits 'error' (RequestAbortedError). Nobody
+      // reads it any more, and once the upstream has sent the whole body undici attaches
+      // no listener of its own: unheard, that error would take the process down.
+      body.on("error", ignoreError);
+      body.destroy();
+    }
+  };
+  body.on("data", onData);
+  body.on("end", onEnd);
+  body.on("error", onError);
+  return chunks;
 }
 
 function ignoreError(): void {}

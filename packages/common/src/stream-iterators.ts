@@ -1,0 +1,425 @@
+/**
+ * Cheap async iterators for the per-chunk path of streams. Every
+ * `async function*` layer costs several promises and request objects per
+ * value and keeps them alive from one chunk to the next, long enough to be
+ * promoted to old space: with thousands of slow streams that garbage was most
+ * of the memory, and it cost CPU. These cost at most one promise per value
+ * and layer, and the pass-through ones none.
+ */
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+function done<T>(): Promise<IteratorResult<T>> {
+  return Promise.resolve(DONE);
+}
+
+/** An async iterator that can always be stopped, as these all can. */
+export interface MessageStream<T> extends AsyncIterableIterator<T> {
+  return(): Promise<IteratorResult<T>>;
+  throw(err?: unknown): Promise<IteratorResult<T>>;
+}
+
+/** Returned by a `map` of `mapMessages` to drop a value. */
+export const SKIP: unique symbol = Symbol("skip");
+
+/** What `mapMessages` does to a stream. */
+export interface MessageMapping<In, Out> {
+  /** Turns each value into the one passed on (`SKIP` drops it). A throw fails the stream and stops the source. */
+  map?: (value: In) => Out | typeof SKIP;
+  /** Turns a failure (of the source, or of `map`) into the error the consumer sees. */
+  error?: (err: unknown) => unknown;
+  /**
+   * Runs exactly once when the stream ends, whichever way: the source's end
+   * (`complete` true; a throw then fails the stream instead), its failure, or
+   * the consumer leaving with return() or throw().
+   */
+  finish?: (complete: boolean) => void;
+}
+
+/**
+ * The values of `source` through `mapping`, as an iterator whose next() is
+ * one `then` on the source's. Stopping it (return() or throw()) stops the source.
+ */
+export function mapMessages<In, Out = In>(source: AsyncIterator<In>, mapping: MessageMapping<In, Out>): MessageStream<Out> {
+  return new MappedMessages(source, mapping);
+}
+
+class MappedMessages<In, Out> implements MessageStream<Out> {
+  #finished = false;
+
+  constructor(
+    private readonly source: AsyncIterator<In>,
+    private readonly mapping: MessageMapping<In, Out>,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Out>> {
+    if (this.#finished) return done();
+    return this.source.next().then(this.#onResult, this.#onFailure);
+  }
+
+  return(): Promise<IteratorResult<Out>> {
+    if (this.#finishOnce(false)) stopQuietly(this.source);
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<Out>> {
+    if (this.#finishOnce(false)) stopQuietly(this.source, err);
+    return Promise.reject(err);
+  }
+
+  // Arrow properties: made once per stream, not once per chunk.
+  readonly #onResult = (result: IteratorResult<In>): IteratorResult<Out> | Promise<IteratorResult<Out>> => {
+    if (result.done) {
+      this.#finishOnce(true);
+      return DONE;
+    }
+    const map = this.mapping.map;
+    if (map === undefined) return result as IteratorResult<unknown> as IteratorResult<Out>;
+    let value: Out | typeof SKIP;
+    try {
+      value = map(result.value);
+    } catch (err) {
+      if (this.#finishOnce(false)) stopQuietly(this.source);
+      throw this.#mapError(err);
+    }
+    // A skipped value costs a second round; a kept one, nothing more.
+    return value === SKIP ? this.next() : { done: false, value };
+  };
+
+  readonly #onFailure = (err: unknown): never => {
+    this.#finishOnce(false);
+    throw this.#mapError(err);
+  };
+
+  #mapError(err: unknown): unknown {
+    return this.mapping.error ? this.mapping.error(err) : err;
+  }
+
+  /** Marks the stream finished; true the first time only. */
+  #finishOnce(complete: boolean): boolean {
+    if (this.#finished) return false;
+    this.#finished = true;
+    this.mapping.finish?.(complete);
+    return true;
+  }
+}
+
+/** Asks a source to stop; how it fails at stopping is no concern of a consumer that has left. */
+function stopQuietly(source: AsyncIterator<unknown>, err?: unknown): void {
+  try {
+    const stopped = err !== undefined && source.throw ? source.throw(err) : source.return?.();
+    void stopped?.catch(() => {});
+  } catch {
+    // A synchronous throw from return() means the same: it could not stop cleanly.
+  }
+}
+
+/**
+ * Each value of `source` expanded into any number of values (`expand`), then
+ * those of `atEnd` once the source completes: a translator's output, without
+ * a generator. One `then` per source value; values queued from one expansion
+ * cost none. Stopping it stops the source.
+ */
+export function expandMessages<In, Out>(source: AsyncIterator<In>, expand: (value: In) => readonly Out[], atEnd: () => readonly Out[]): MessageStream<Out> {
+  return new ExpandedMessages(source, expand, atEnd);
+}
+
+class ExpandedMessages<In, Out> implements MessageStream<Out> {
+  #ready: readonly Out[] = [];
+  #index = 0;
+  #sourceOver = false;
+
+  constructor(
+    private readonly source: AsyncIterator<In>,
+    private readonly expand: (value: In) => readonly Out[],
+    private readonly atEnd: () => readonly Out[],
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Out>> {
+    if (this.#index < this.#ready.length) return Promise.resolve({ done: false, value: this.#ready[this.#index++] as Out });
+    if (this.#sourceOver) return done();
+    return this.source.next().then(this.#onResult, this.#onFailure);
+  }
+
+  return(): Promise<IteratorResult<Out>> {
+    this.#stop();
+    if (!this.#sourceOver) {
+      this.#sourceOver = true;
+      stopQuietly(this.source);
+    }
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<Out>> {
+    this.#stop();
+    if (!this.#sourceOver) {
+      this.#sourceOver = true;
+      stopQuietly(this.source, err);
+    }
+    return Promise.reject(err);
+  }
+
+  readonly #onResult = (result: IteratorResult<In>): Promise<IteratorResult<Out>> => {
+    if (result.done) {
+      this.#sourceOver = true;
+      this.#queue(this.atEnd());
+    } else {
+      try {
+        this.#queue(this.expand(result.value));
+      } catch (err) {
+        this.#sourceOver = true;
+        stopQuietly(this.source);
+        throw err;
+      }
+    }
+    return this.next();
+  };
+
+  readonly #onFailure = (err: unknown): never => {
+    this.#sourceOver = true;
+    this.#stop();
+    throw err;
+  };
+
+  #queue(values: readonly Out[]): void {
+    this.#ready = values;
+    this.#index = 0;
+  }
+
+  #stop(): void {
+    this.#ready = [];
+    this.#index = 0;
+  }
+}
+
+/**
+ * `first`, then the values of `rest`: after the first value, next() is
+ * `rest`'s own (no extra promise). Stopping it stops `rest`.
+ */
+export function startingWith<T>(first: T, rest: AsyncIterator<T>): MessageStream<T> {
+  return new StartingWith(first, rest);
+}
+
+class StartingWith<T> implements MessageStream<T> {
+  #first: { value: T } | undefined;
+
+  constructor(
+    first: T,
+    private readonly rest: AsyncIterator<T>,
+  ) {
+    this.#first = { value: first };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const first = this.#first;
+    if (first === undefined) return this.rest.next();
+    this.#first = undefined;
+    return Promise.resolve({ done: false, value: first.value });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.#first = undefined;
+    stopQuietly(this.rest);
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#first = undefined;
+    stopQuietly(this.rest, err);
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * The values of the iterator `start` resolves to, started by the first
+ * next() (as a generator's body is). After that, next() is the started
+ * iterator's own. A failure to start fails the first next() and ends the stream.
+ */
+export function lazyMessages<T>(start: () => Promise<AsyncIterator<T>>): MessageStream<T> {
+  return new LazyMessages(start);
+}
+
+class LazyMessages<T> implements MessageStream<T> {
+  #started: AsyncIterator<T> | undefined;
+  #starting: Promise<AsyncIterator<T>> | undefined;
+  #over = false;
+
+  constructor(private readonly start: () => Promise<AsyncIterator<T>>) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#started !== undefined) return this.#started.next();
+    if (this.#over) return done();
+    this.#starting ??= startOf(this.start);
+    return this.#starting.then(
+      (started) => {
+        if (this.#over) {
+          // Stopped while starting: what started is stopped too.
+          stopQuietly(started);
+          return DONE;
+        }
+        this.#started = started;
+        return started.next();
+      },
+      (err: unknown) => {
+        this.#over = true;
+        throw err;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.#over = true;
+    if (this.#started !== undefined) stopQuietly(this.#started);
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#over = true;
+    if (this.#started !== undefined) stopQuietly(this.#started, err);
+    return Promise.reject(err);
+  }
+}
+
+/** What `start` resolves to; a synchronous throw rejects too, as from an async function. */
+function startOf<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The producer side of `PushedMessages`: how to hold it back, let it go on, or stop it. */
+export interface MessageProducer {
+  /** The consumer is `highWaterMark` values behind: stop producing for now. */
+  pause(): void;
+  /** The consumer caught up after a pause. */
+  resume(): void;
+  /** The consumer left before the end: stop for good and release what the stream holds. */
+  stop(): void;
+}
+
+/**
+ * Values pushed by an event source (a Readable's 'data' events), pulled with
+ * next(): one promise per value the consumer has to wait for, none for a
+ * value already queued. At most `highWaterMark` values queue before the
+ * producer is paused, so a slow consumer holds back the producer (and through
+ * it, the network) instead of buffering without bound. Values queued before
+ * an end or failure are still delivered first. One consumer at a time.
+ */
+export class PushedMessages<T> implements MessageStream<T> {
+  #queue: T[] = [];
+  #waiter: { resolve: (result: IteratorResult<T>) => void; reject: (err: unknown) => void } | undefined;
+  /** No more values will come: the end, a failure, or the consumer left. */
+  #over = false;
+  #failure: { error: unknown } | undefined;
+  #paused = false;
+
+  constructor(
+    private readonly producer: MessageProducer,
+    private readonly highWaterMark = 16,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Adds a value (ignored once the stream is over). */
+  push(value: T): void {
+    if (this.#over) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve({ done: false, value });
+      return;
+    }
+    this.#queue.push(value);
+    if (!this.#paused && this.#queue.length >= this.highWaterMark) {
+      this.#paused = true;
+      this.producer.pause();
+    }
+  }
+
+  /** The producer has no more values. */
+  end(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#settleWaiter();
+  }
+
+  /** The producer failed: the consumer gets `err` after the values already queued. */
+  fail(err: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#failure = { error: err };
+    this.#settleWaiter();
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift() as T;
+      if (this.#paused && this.#queue.length === 0) {
+        this.#paused = false;
+        this.producer.resume();
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    const failure = this.#failure;
+    if (failure !== undefined) {
+      this.#failure = undefined;
+      return Promise.reject(failure.error);
+    }
+    if (this.#over) return done();
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.#leave();
+    return done();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#leave();
+    return Promise.reject(err);
+  }
+
+  #leave(): void {
+    this.#queue = [];
+    this.#failure = undefined;
+    if (this.#over) return;
+    this.#over = true;
+    this.#settleWaiter();
+    this.producer.stop();
+  }
+
+  #settleWaiter(): void {
+    const waiter = this.#waiter;
+    if (waiter === undefined) return;
+    this.#waiter = undefined;
+    const failure = this.#failure;
+    if (failure === undefined) {
+      waiter.resolve(DONE);
+      return;
+    }
+    this.#failure = undefined;
+    waiter.reject(failure.error);
+  }
+}
