@@ -416,6 +416,26 @@ describe("connection pooling", () => {
       await own.close();
     }
   });
+
+  it("gives a socket back to the pool once the rest of a stream's body after [DONE] has been read", async () => {
+    const own = await startMockOpenAI();
+    const ownStore = new ConfigStore(parseConfig(`providers: [{ name: own, adapter: openai, base_url: "${own.url}" }]`));
+    const ownAdapter = createOpenAIAdapter({ config: ownStore, logger: silentLogger, env: {} });
+    // Called directly, as in all-in-one: Connect's in-memory server aborts a call's signal once it
+    // has answered, which would cut the upstream body (and its socket) before it could be drained.
+    const ownClient = serviceClient(AdapterService, createDirectTransport(collectImplementations((router) => router.service(AdapterService, ownAdapter.service))));
+    try {
+      own.scriptNext({ kind: "slow-close", ms: 150 }); // the body ends 150 ms after [DONE]
+      await collect(ownClient.chatStream({ target: target("own"), chat: userChat("linger a little") }));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await ownClient.chat({ target: target("own"), chat: userChat("same socket") });
+      // Dropped instead of drained, the lingering socket would be gone and this a second connection.
+      expect(own.connections).toBe(1);
+    } finally {
+      await ownAdapter.close();
+      await own.close();
+    }
+  });
 });
 
 /** A port nothing listens on: bound once, then released. */

@@ -108,8 +108,7 @@ function readSseChunks<Chunk>(call: UpstreamCall, { body, status }: UpstreamResp
     body.off("error", onError);
     if (body.readableEnded) return;
     if (sawDone) {
-      // The limit counts bytes already read too, so it is effectively off; the timeout bounds the drain.
-      void body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
+      drainRest(body);
     } else {
       // Destroying an unfinished undici body emits 'error' (RequestAbortedError). Nobody
       // reads it any more, and once the upstream has sent the whole body undici attaches
@@ -123,6 +122,23 @@ function readSseChunks<Chunk>(call: UpstreamCall, { body, status }: UpstreamResp
   body.on("error", onError);
   return chunks;
 }
+
+/**
+ * Reads what is left of a body after `[DONE]` and drops it, so the socket can
+ * go back to the pool; past DRAIN_TIMEOUT_MS the body is destroyed with its
+ * socket. One plain timer, cleared when the body closes: `AbortSignal.timeout`
+ * cannot be cleared, so every stream would keep a signal and a timer alive for
+ * the whole timeout and build a DOMException when it fired.
+ */
+function drainRest(body: UpstreamResponse["body"]): void {
+  const timer = setTimeout(() => body.destroy(), DRAIN_TIMEOUT_MS);
+  body.on("error", ignoreError);
+  body.once("close", () => clearTimeout(timer));
+  body.on("data", ignoreData);
+  body.resume();
+}
+
+function ignoreData(): void {}
 
 function ignoreError(): void {}
 
