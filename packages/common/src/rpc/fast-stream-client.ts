@@ -86,6 +86,10 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     };
     req.header.forEach((value, name) => (headers[name] = value));
     if (deadline !== undefined) headers["connect-timeout-ms"] = String(deadline);
+    // A signal that fired already (before the call, or while its request was
+    // read) fires no 'abort' event for the listener below: nothing would ever
+    // cancel the stream, so it is not sent at all.
+    if (req.signal.aborted) throw abortError(req.signal);
 
     let stream: http2.ClientHttp2Stream;
     try {

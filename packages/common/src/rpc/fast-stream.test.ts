@@ -20,6 +20,7 @@ afterEach(async () => {
 function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
   return {
     async *watch(req, ctx) {
+      if (req.service === "unwanted") events.push("an unwanted call reached the server");
       ctx.responseHeader.set("x-watched", req.service);
       if (req.service === "trailed") ctx.responseTrailer.set("x-served-by", "fast");
       yield { status: Status.SERVING };
@@ -102,6 +103,21 @@ describe("fast streaming path", () => {
     })();
     await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
     await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("does not send a call whose signal fired before it started, with or without a deadline", async () => {
+    // As the gateway calls the router for a client that hung up right after its request.
+    const events: string[] = [];
+    const url = await start(events);
+    for (const defaultTimeoutMs of [undefined, 60_000]) {
+      const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, defaultTimeoutMs });
+      closers.push(() => transport.close());
+      const client = serviceClient(Health, transport);
+      await expect(collect(client.watch({ service: "unwanted" }, { signal: AbortSignal.abort() }))).rejects.toMatchObject({ code: Code.Canceled });
+      // The same connection still serves, and a call sent after the cancelled one has been served.
+      expect(await collect(client.watch({ service: "s" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    }
+    expect(events).toEqual([]);
   });
 
   it("reports a stream cut before its final message as an error, never as a complete stream", async () => {
