@@ -91,6 +91,8 @@ async function readRequest<I extends DescMessage>(req: Request, schema: I, maxMe
 
 /** Resolves when the response can take more, or when the caller went away. */
 function drained(res: Response): Promise<void> {
+  // A response already closed sends neither event: waiting would hold the call until its deadline.
+  if (res.closed || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
