@@ -68,3 +68,14 @@ export function envelope(flags: number, data: Uint8Array): Buffer {
 export const END_STREAM_FLAG = 0b10;
 /** Content type of a binary Connect stream. */
 export const STREAM_PROTO = "application/connect+proto";
+
+/** `{}`: the final payload of a stream that succeeded without trailers, the common case. */
+const EMPTY_END_JSON = new Uint8Array([0x7b, 0x7d]);
+
+/** The final envelope of a stream that succeeded without trailers, encoded once. */
+export const EMPTY_END_STREAM = envelope(END_STREAM_FLAG, EMPTY_END_JSON);
+
+/** True for the payload of EMPTY_END_STREAM: such an end needs no JSON parsing. */
+export function isEmptyEndStream(data: Uint8Array): boolean {
+  return data.byteLength === EMPTY_END_JSON.byteLength && data[0] === EMPTY_END_JSON[0] && data[1] === EMPTY_END_JSON[1];
+}

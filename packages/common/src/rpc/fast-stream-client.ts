@@ -4,7 +4,7 @@ import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamRe
 import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { fromBinary, toBinary, type MessageShape } from "@bufbuild/protobuf";
 import { abortError, cannotAbort } from "./call-signal.js";
-import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
+import { END_STREAM_FLAG, EnvelopeReader, envelope, isEmptyEndStream, STREAM_PROTO } from "./envelope-reader.js";
 import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
 import { transportFrom } from "./transport-calls.js";
@@ -222,14 +222,11 @@ async function readAll(stream: http2.ClientHttp2Stream, limit: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/** `{}`: the end of a stream that succeeded without trailers, as the mesh's servers send it. */
-const EMPTY_END_STREAM = new Uint8Array([0x7b, 0x7d]);
-
 /**
  * The end-of-stream message. Connect's parser builds a ConnectError (stack
  * trace included) on every call, just in case; the common empty end needs no parsing.
  */
 function endOfStream(data: Uint8Array): { metadata: Headers; error?: ConnectError } {
-  if (data.byteLength === EMPTY_END_STREAM.byteLength && data[0] === EMPTY_END_STREAM[0] && data[1] === EMPTY_END_STREAM[1]) return { metadata: new Headers() };
+  if (isEmptyEndStream(data)) return { metadata: new Headers() };
   return endStreamFromJson(data);
 }

@@ -2,7 +2,7 @@ import { Code, ConnectError, type MethodImplSpec, type ServiceImplSpec } from "@
 import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
-import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
+import { EMPTY_END_STREAM, END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
 import { routesOfKind, ServerCall } from "./server-call.js";
 
 type Request = Parameters<HttpHandler>[0];
@@ -103,9 +103,6 @@ function drained(res: Response): Promise<void> {
     res.on("close", done);
   });
 }
-
-/** The end of a stream that succeeded without trailers, the common case, encoded once. */
-const EMPTY_END_STREAM = envelope(END_STREAM_FLAG, new TextEncoder().encode("{}"));
 
 function isEmpty(headers: Headers): boolean {
   for (const _ of headers.keys()) return false;
