@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { meshError, Reason } from "@llmmesh/common";
+import { markDeadline, meshError, Reason, unmarkDeadline } from "@llmmesh/common";
 
 /**
  * The time budget of one request, all attempts included, joined with the
@@ -16,7 +16,11 @@ export interface RequestDeadline {
    * if time is up, or if no more than `marginMs` is left.
    */
   check(marginMs?: number): void;
-  /** Stops the clock (the signal still follows the client), e.g. once a stream has started. */
+  /**
+   * Stops the clock (the signal still follows the client), e.g. once a
+   * stream has started. Only with no unary call pending on `signal`: those
+   * rely on it for their own deadline.
+   */
   disarm(): void;
   /** Releases the timer and listeners; call when the request ends. */
   dispose(): void;
@@ -61,6 +65,9 @@ export function startDeadline(options: DeadlineOptions): RequestDeadline {
   );
   if (options.clientSignal.aborted) onClientAbort();
   else options.clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  // Unary calls made on this signal with the time left as their timeout need no timer of their own.
+  // In real time, as the timer is: `now` may be a test's clock.
+  markDeadline(controller.signal, performance.now() + budgetMs);
 
   const remainingMs = () => (armed ? Math.max(0, Math.floor(endsAt - now())) : Infinity);
   return {
@@ -72,12 +79,14 @@ export function startDeadline(options: DeadlineOptions): RequestDeadline {
     },
     disarm() {
       armed = false;
+      unmarkDeadline(controller.signal);
       clearTimeout(timer);
     },
     cancel() {
       if (!controller.signal.aborted) controller.abort(new ConnectError("The stream was closed before it ended.", Code.Canceled));
     },
     dispose() {
+      unmarkDeadline(controller.signal);
       clearTimeout(timer);
       options.clientSignal.removeEventListener("abort", onClientAbort);
     },

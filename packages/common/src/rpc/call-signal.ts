@@ -13,14 +13,48 @@ export interface CallSignal {
 }
 
 /**
+ * Signals known to fire by a given time (`performance.now()` scale): a
+ * request's own deadline, say. A call on one of them whose deadline is no
+ * earlier needs no timer of its own.
+ */
+const firesBy = new WeakMap<AbortSignal, number>();
+
+/**
+ * Records that `signal` aborts, with a DeadlineExceeded reason, no later
+ * than `endsAt` (`performance.now()` scale). Whoever marks a signal must keep
+ * that promise while a call may rely on it, or take the mark back first
+ * (`unmarkDeadline`).
+ */
+export function markDeadline(signal: AbortSignal, endsAt: number): void {
+  firesBy.set(signal, endsAt);
+}
+
+/** Takes back `markDeadline`: the signal may no longer fire by then. */
+export function unmarkDeadline(signal: AbortSignal): void {
+  firesBy.delete(signal);
+}
+
+/** How late a caller's deadline may be, past the call's own, and still stand in for it: timeouts are whole milliseconds. */
+const DEADLINE_SLACK_MS = 1;
+
+/**
  * Combines a caller's signal and a deadline into one signal. A call with
  * neither shares one static signal; a call with only a caller's signal uses
- * it as is; only a deadline costs a controller and a timer. The reasons are
- * ConnectErrors (Canceled, DeadlineExceeded), as Connect's own transports give.
+ * it as is, and so does a unary call whose caller's signal is marked to fire
+ * by the call's own deadline (the router's attempts, which pass the time
+ * left on the request's deadline); only any other deadline costs a
+ * controller and a timer. Streams never lean on a mark: a stream may outlive
+ * its caller's deadline (the router disarms it once output has started).
+ * The reasons are ConnectErrors (Canceled, DeadlineExceeded), as Connect's
+ * own transports give.
  */
-export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | undefined): CallSignal {
+export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | undefined, kind: "unary" | "stream"): CallSignal {
   if (timeoutMs === undefined || timeoutMs <= 0) {
     return { signal: caller ?? NEVER, done: () => {}, holdsTimer: false };
+  }
+  const callerEndsAt = kind === "unary" && caller !== undefined ? firesBy.get(caller) : undefined;
+  if (callerEndsAt !== undefined && callerEndsAt <= performance.now() + timeoutMs + DEADLINE_SLACK_MS) {
+    return { signal: caller!, done: () => {}, holdsTimer: false };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);

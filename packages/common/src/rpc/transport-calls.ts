@@ -62,7 +62,7 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
       const send = senders.unary;
       if (!send) throw new ConnectError(`${method.name}: unary calls are not carried here`);
       const deadline = timeoutMs ?? senders.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline);
+      const cancellation = callSignal(signal, deadline, "unary");
       const message = isMessage(input, method.input) ? input : create(method.input, input);
       try {
         const req = request<UnaryRequest>(false, method as unknown as UnaryRequest["method"], cancellation.signal, header, contextValues, message as MessageShape<DescMessage>);
@@ -78,7 +78,7 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
       const send = senders.stream;
       if (!send) throw new ConnectError(`${method.name}: streaming calls are not carried here`);
       const deadline = timeoutMs ?? senders.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline);
+      const cancellation = callSignal(signal, deadline, "stream");
       let response: StreamResponse;
       try {
         const req = request<StreamRequest>(true, method as unknown as StreamRequest["method"], cancellation.signal, header, contextValues, normalized(method.input, input) as AsyncIterable<MessageShape<DescMessage>>);
