@@ -14,7 +14,8 @@ function hangingHealth() {
         check: (_req, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))),
         async *watch(_req, ctx) {
           await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
-          throw ctx.signal.reason;
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          yield {};
         },
       }),
     ),
