@@ -301,17 +301,28 @@ export async function holdStreams(context, target, plan, log) {
  * @property {number} requests asked for
  * @property {number} connections
  * @property {{ requests: number, rssTotalBytes: number | null, rps: number, errors: number, non2xx: number }[]} samples after each slice
- * @property {number | null} warmRssBytes RSS after the warm-up slice (first 10 %)
- * @property {number | null} finalRssBytes
- * @property {number | null} maxRssBytes after warm-up
+ * @property {number} rssSampleCount RSS samples taken (every SOAK_RSS_SAMPLE_MS while the load ran)
+ * @property {number | null} warmRssBytes median RSS over the window right after warm-up
+ * @property {number | null} finalRssBytes median RSS over the last window
+ * @property {number | null} maxRssBytes the highest sample after warm-up
  * @property {number | null} growth (final − warm) / warm
  * @property {number} errors
  * @property {number} non2xx
  * @property {string} [serverLog]
  */
 
+/** How often the soak samples RSS while the load runs. */
+const SOAK_RSS_SAMPLE_MS = 250;
+/** Slices of the soak; warm-up is the first 10 % of them, and each compared window is 10 % too. */
+const SOAK_SLICES = 20;
+
 /**
- * N requests in slices, RSS of the target's processes after each slice.
+ * N requests in slices, RSS of the target's processes sampled every 250 ms
+ * while they run. Growth compares the median RSS over the 10 % of requests
+ * right after warm-up with the median over the last 10 %: a leak moves
+ * both the level and the median, while the garbage collector's sawtooth
+ * (±10 % between one sample and the next) would decide a comparison of two
+ * single samples.
  * @param {Context} context
  * @param {Target} target
  * @param {{ requests: number, connections: number }} plan
@@ -319,46 +330,69 @@ export async function holdStreams(context, target, plan, log) {
  * @returns {Promise<SoakResult>}
  */
 export async function soak(context, target, plan, log) {
-  const slices = 20;
-  const sliceSize = Math.max(1, Math.ceil(plan.requests / slices));
-  const warmSlices = Math.max(1, Math.round(slices / 10));
+  const sliceSize = Math.max(1, Math.ceil(plan.requests / SOAK_SLICES));
+  const windowSlices = Math.max(1, Math.round(SOAK_SLICES / 10));
   /** @type {SoakResult["samples"]} */
   const samples = [];
+  /** RSS samples taken during each slice. @type {number[][]} */
+  const rssBySlice = [];
+  const totalRss = () => {
+    const rss = Object.values(snapshotRss(target.procs));
+    return rss.every((v) => v !== null) ? rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0) : null;
+  };
   let sent = 0;
   while (sent < plan.requests) {
     const amount = Math.min(sliceSize, plan.requests - sent);
-    const events = await runWorker(
-      "load-worker.js",
-      {
-        url: `${target.url}${CHAT_PATH}`,
-        method: "POST",
-        headers: { "content-type": "application/json", ...target.headers },
-        body: chatRequestBody(MODEL),
-        connections: plan.connections,
-        amount,
-      },
-      // Bounded: a slice slower than 200 requests/s is a failure, not a wait.
-      { cpus: context.loaderCpus, deadlineMs: Math.max(60_000, (amount / 200) * 1000) },
-    );
+    /** @type {number[]} */
+    const sliceRss = [];
+    rssBySlice.push(sliceRss);
+    const sampler = setInterval(() => {
+      const rss = totalRss();
+      if (rss !== null) sliceRss.push(rss);
+    }, SOAK_RSS_SAMPLE_MS);
+    let events;
+    try {
+      events = await runWorker(
+        "load-worker.js",
+        {
+          url: `${target.url}${CHAT_PATH}`,
+          method: "POST",
+          headers: { "content-type": "application/json", ...target.headers },
+          body: chatRequestBody(MODEL),
+          connections: plan.connections,
+          amount,
+        },
+        // Bounded: a slice slower than 200 requests/s is a failure, not a wait.
+        { cpus: context.loaderCpus, deadlineMs: Math.max(60_000, (amount / 200) * 1000) },
+      );
+    } finally {
+      clearInterval(sampler);
+    }
     const end = /** @type {Record<string, any>} */ (events.find((e) => e.event === "end") ?? {});
     sent += amount;
-    const rss = Object.values(snapshotRss(target.procs));
-    const rssTotal = rss.every((v) => v !== null) ? rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0) : null;
+    const rssTotal = totalRss();
+    if (rssTotal !== null) sliceRss.push(rssTotal);
     samples.push({ requests: sent, rssTotalBytes: rssTotal, rps: end.rps ?? 0, errors: end.errors ?? 0, non2xx: end.non2xx ?? 0 });
     log(`    ${target.id}: ${sent}/${plan.requests} requests, RSS ${rssTotal === null ? "?" : (rssTotal / 2 ** 20).toFixed(1)} MiB`);
   }
-  const warm = samples[Math.min(warmSlices, samples.length) - 1]?.rssTotalBytes ?? null;
-  const after = samples.slice(warmSlices).map((s) => s.rssTotalBytes).filter((v) => v !== null);
-  const finalRss = samples.at(-1)?.rssTotalBytes ?? null;
-  const maxRss = after.length > 0 ? Math.max(.../** @type {number[]} */ (after)) : null;
+  const windowMedian = (/** @type {number[][]} */ slices) => {
+    const values = slices.flat();
+    return values.length > 0 ? median(values) : null;
+  };
+  const afterWarmUp = rssBySlice.slice(windowSlices);
+  // Too few slices for two separate windows (a tiny soak): compare what there is.
+  const warm = windowMedian(afterWarmUp.slice(0, windowSlices));
+  const finalRss = windowMedian(afterWarmUp.slice(-windowSlices));
+  const after = afterWarmUp.flat();
   return {
     target: target.id,
     requests: plan.requests,
     connections: plan.connections,
     samples,
+    rssSampleCount: rssBySlice.flat().length,
     warmRssBytes: warm,
     finalRssBytes: finalRss,
-    maxRssBytes: maxRss,
+    maxRssBytes: after.length > 0 ? Math.max(...after) : null,
     growth: warm !== null && finalRss !== null ? (finalRss - warm) / warm : null,
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
     non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),

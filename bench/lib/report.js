@@ -200,8 +200,12 @@ function sumOrNull(values) {
 
 /**
  * CPU per internal hop per side: the mesh's against a plain HTTP JSON hop.
+ * Also what the mesh would reach if each of its hops cost exactly a plain
+ * hop: all-in-one's CPU per request plus a plain hop per side of each RPC,
+ * and the requests/s that CPU would give on as many busy cores as the mesh
+ * used in this run (throughput is CPU-bound there) — against Portkey's.
  * @param {Results} results
- * @returns {{ connections: number, plainUs: number | null, meshUs: number | null, ratio: number | null }[]}
+ * @returns {{ connections: number, plainUs: number | null, meshUs: number | null, ratio: number | null, atPlainUs: number | null, atPlainRps: number | null, atPlainOfPortkey: number | null }[]}
  */
 export function hopCosts(results) {
   return /** @type {number[]} */ (results.meta.options.connections).map((connections) => {
@@ -212,7 +216,20 @@ export function hopCosts(results) {
     const mesh = total("mesh");
     const plainUs = proxy !== null && proxy2 !== null ? (proxy2 - proxy) / 2 : null;
     const meshUs = aio !== null && mesh !== null ? (mesh - aio) / (2 * MESH_RPCS_PER_REQUEST) : null;
-    return { connections, plainUs, meshUs, ratio: plainUs !== null && meshUs !== null && plainUs > 0 ? meshUs / plainUs : null };
+    const atPlainUs = aio !== null && plainUs !== null ? aio + 2 * MESH_RPCS_PER_REQUEST * plainUs : null;
+    const meshRun = loadRun(results, "mesh", connections);
+    const portkeyRun = loadRun(results, "portkey", connections);
+    const atPlainRps = meshRun && mesh !== null && atPlainUs !== null && atPlainUs > 0 ? (meshRun.rps * mesh) / atPlainUs : null;
+    const portkeyRps = portkeyRun && !loadRunFlagged(portkeyRun) ? portkeyRun.rps : null;
+    return {
+      connections,
+      plainUs,
+      meshUs,
+      ratio: plainUs !== null && meshUs !== null && plainUs > 0 ? meshUs / plainUs : null,
+      atPlainUs,
+      atPlainRps,
+      atPlainOfPortkey: atPlainRps !== null && portkeyRps ? atPlainRps / portkeyRps : null,
+    };
   });
 }
 
@@ -220,8 +237,19 @@ export function hopCosts(results) {
 export function hopTable(results) {
   const costs = hopCosts(results);
   if (costs.every((h) => h.plainUs === null && h.meshUs === null)) return "Not measured: needs the targets proxy, proxy2, aio and mesh.";
-  const rows = costs.map((h) => [`c=${h.connections}`, fmtInt(h.plainUs), fmtInt(h.meshUs), fmtRatio(h.ratio)]);
-  return table(["concurrency", "plain HTTP JSON hop, µs/side", `mesh internal RPC, µs/side`, "mesh ÷ plain"], rows);
+  const rows = costs.map((h) => [`c=${h.connections}`, fmtInt(h.plainUs), fmtInt(h.meshUs), fmtRatio(h.ratio), fmtInt(h.atPlainUs), fmtInt(h.atPlainRps), fmtRatio(h.atPlainOfPortkey)]);
+  return table(
+    [
+      "concurrency",
+      "plain HTTP JSON hop, µs/side",
+      "mesh internal RPC, µs/side",
+      "mesh ÷ plain",
+      "mesh if every hop cost a plain hop, µs/req",
+      "→ req/s on the cores the mesh used",
+      "→ ÷ Portkey's req/s",
+    ],
+    rows,
+  );
 }
 
 /** @param {Results} results */
@@ -301,7 +329,7 @@ export function soakTable(results) {
     s.growth === null ? "–" : `${(s.growth * 100).toFixed(1)} %`,
     s.errors + s.non2xx > 0 ? `⚠ ${s.errors} errors, ${s.non2xx} non-2xx` : "0",
   ]);
-  return table(["target", "requests", "RSS after warm-up MiB", "max after MiB", "final MiB", "growth", "errors"], rows);
+  return table(["target", "requests", "RSS right after warm-up MiB (median)", "max after warm-up MiB", "RSS at the end MiB (median)", "growth", "errors"], rows);
 }
 
 /**
@@ -471,7 +499,9 @@ export function resultsMarkdown(results, options = {}) {
   parts.push(
     "### Cost of one internal hop\n\n" +
       `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${MESH_RPCS_PER_REQUEST} RPCs per request: ` +
-      "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in).\n\n" +
+      "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in). " +
+      "The last three columns are arithmetic on this run's figures, not a measurement: all-in-one's CPU per request plus one plain hop per side of each RPC, " +
+      "and the requests/s that would give at the mesh's own CPU use — how far the mesh's targets are from what plain HTTP hops alone would allow.\n\n" +
       hopTable(results),
   );
   parts.push(
@@ -491,7 +521,12 @@ export function resultsMarkdown(results, options = {}) {
         holdTable(results),
     );
   }
-  if (results.soak.length > 0) parts.push("## Soak\n\nEach target in fresh processes; RSS of its processes after each 5 % of the requests; warm-up = the first 10 %.\n\n" + soakTable(results));
+  if (results.soak.length > 0) parts.push(
+      "## Soak\n\nEach target in fresh processes, the requests sent in 20 slices; RSS of its processes sampled every 250 ms while they run. " +
+        "Warm-up = the first 10 % of the requests. Growth compares the median RSS over the 10 % of requests right after warm-up with the median over the last 10 %: " +
+        "a leak raises the level, while the garbage collector's sawtooth (±10 % from one sample to the next) would decide a comparison of two single samples.\n\n" +
+        soakTable(results),
+    );
   const seen = problems(results);
   parts.push(`## Problems seen\n\n${seen.length > 0 ? seen.join("\n") : "None: every request of every run answered 2xx, every stream completed."}`);
   return parts.join("\n\n") + "\n";
