@@ -420,7 +420,7 @@ export function evaluateGoals(results) {
         measured:
           holds.length === 0
             ? "not run (`npm run bench -- --streams 10000`)"
-            : holds.map((h) => `over ${protocolOf(h)}: ${h.completed}/${h.count} completed, peak ${fmtMiB(h.peakRssTotalBytes)} MiB`).join("; "),
+            : holds.map((h) => `over ${protocolOf(h)}: ${h.completed}/${h.count} completed, peak ${fmtMiB(h.peakRssTotalBytes)} MiB${beyondOpenFiles(results, h)}`).join("; "),
         status:
           holds.length === 0 || maxCount < 10_000
             ? "not measured"
@@ -441,6 +441,20 @@ export function evaluateGoals(results) {
     });
   }
   return verdicts;
+}
+
+/**
+ * A remark for a slow-streams run that needs more sockets in one process
+ * than this machine lets a process open: all-in-one over HTTP/1.1 holds the
+ * client's socket and the upstream's for every stream, so its last streams
+ * fail for want of a file descriptor, whatever the gateway does.
+ * @param {Results} results
+ * @param {HoldResult} hold
+ */
+function beyondOpenFiles(results, hold) {
+  const limit = results.meta.openFilesLimit;
+  if (!limit || hold.target !== "aio" || hold.protocol === "h2c" || 2 * hold.count < limit) return "";
+  return ` (2 sockets per stream: ${(2 * hold.count).toLocaleString("en-US")} plus the process's own files, against this machine's hard limit of ${limit.toLocaleString("en-US")} open files per process)`;
 }
 
 /** @param {Results} results */
