@@ -5,6 +5,7 @@ import { createServiceTransport, serviceClient } from "../clients.js";
 import { forwardableErrors } from "./interceptors.js";
 import { collectImplementations, createDirectTransport } from "./direct-transport.js";
 import type { ConfigStore } from "../config/store.js";
+import type { MeshConfig } from "../config/schema.js";
 import type { BuiltComponent, Component, MeshClients } from "./component.js";
 import { adapterUrl, serviceUrl } from "./addresses.js";
 
@@ -78,6 +79,15 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
     return client(service, `remote:${url}`, () => remoteTransport(url, CALL_DEADLINE_MS[kind]));
   };
 
+  const resolveAdapter = (adapterName: string, current: MeshConfig): Client<typeof AdapterService> | undefined => {
+    const hosted = local.find((c) => c.adapterName === adapterName);
+    if (hosted) return client(AdapterService, `local:${hosted.component.name}`, () => localTransport(hosted.component.name, hosted.built));
+    const url = adapterUrl(adapterName, current, env);
+    if (!url) return undefined;
+    return client(AdapterService, `remote:${url}`, () => remoteTransport(url, CALL_DEADLINE_MS.adapter));
+  };
+  const adapterClients = new WeakMap<MeshConfig, Map<string, Client<typeof AdapterService> | undefined>>();
+
   return {
     get router() {
       return serviceClientFor(RouterService, "router");
@@ -86,11 +96,19 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
       return serviceClientFor(PolicyService, "policy");
     },
     adapterFor(adapterName) {
-      const hosted = local.find((c) => c.adapterName === adapterName);
-      if (hosted) return client(AdapterService, `local:${hosted.component.name}`, () => localTransport(hosted.component.name, hosted.built));
-      const url = adapterUrl(adapterName, config.current().config, env);
-      if (!url) return undefined;
-      return client(AdapterService, `remote:${url}`, () => remoteTransport(url, CALL_DEADLINE_MS.adapter));
+      // Asked on every attempt: resolved once per config snapshot (an adapter's
+      // address may come from the config), not by scanning components and the
+      // environment each time.
+      const current = config.current().config;
+      let resolved = adapterClients.get(current);
+      if (!resolved) {
+        resolved = new Map();
+        adapterClients.set(current, resolved);
+      }
+      if (resolved.has(adapterName)) return resolved.get(adapterName);
+      const found = resolveAdapter(adapterName, current);
+      resolved.set(adapterName, found);
+      return found;
     },
   };
 }
