@@ -155,6 +155,11 @@ async function writeDocs(results) {
 
 async function main() {
   const startedAt = performance.now();
+  // What was measured is the tree as it was when the run began (later edits
+  // are not in the processes it started); the page and chart this command
+  // writes are its output, not a change to what it measures.
+  const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
+  const dirty = git(["status", "--porcelain", "--", ".", ":!docs/performance.md", ":!docs/performance.svg"]).length > 0;
   installCleanup(log);
   const options = parseArgs(process.argv.slice(2));
   if (options.help) {
@@ -411,9 +416,8 @@ async function main() {
       cpuModel: os.cpus()[0]?.model ?? "unknown CPU",
       cores,
       coreSplit: split.text,
-      commit: git(["rev-parse", "--short", "HEAD"]) || "unknown",
-      // The page and chart this command writes are its output, not a change to what it measures.
-      dirty: git(["status", "--porcelain", "--", ".", ":!docs/performance.md", ":!docs/performance.svg"]).length > 0,
+      commit,
+      dirty,
       autocannonVersion: JSON.parse(readFileSync(join(REPO, "node_modules", "autocannon", "package.json"), "utf8")).version,
       clockTicks: CLOCK_TICKS,
       requestBytes: Buffer.byteLength(chatRequestBody(MODEL)),

@@ -380,9 +380,10 @@ export async function soak(context, target, plan, log) {
     return values.length > 0 ? median(values) : null;
   };
   const afterWarmUp = rssBySlice.slice(windowSlices);
-  // Too few slices for two separate windows (a tiny soak): compare what there is.
   const warm = windowMedian(afterWarmUp.slice(0, windowSlices));
   const finalRss = windowMedian(afterWarmUp.slice(-windowSlices));
+  // A soak too short for two separate windows compares nothing: no growth figure rather than a made-up 0 %.
+  const windowsApart = afterWarmUp.length >= 2 * windowSlices;
   const after = afterWarmUp.flat();
   return {
     target: target.id,
@@ -393,7 +394,7 @@ export async function soak(context, target, plan, log) {
     warmRssBytes: warm,
     finalRssBytes: finalRss,
     maxRssBytes: after.length > 0 ? Math.max(...after) : null,
-    growth: warm !== null && finalRss !== null ? (finalRss - warm) / warm : null,
+    growth: windowsApart && warm !== null && finalRss !== null ? (finalRss - warm) / warm : null,
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
     non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),
   };

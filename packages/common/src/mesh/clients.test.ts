@@ -28,17 +28,27 @@ async function adapterNamed(name: string): Promise<string> {
 const configWith = (adapterUrl: string) => parseConfig(`adapters: { remote: "${adapterUrl}" }\nproviders: [{ name: far, adapter: remote }]\n`);
 
 describe("createMeshClients().adapterFor", () => {
-  it("follows a config revision that moves an adapter, and reuses one client per revision", async () => {
+  it("follows a config revision that moves an adapter, resolving each adapter once per revision", async () => {
     const [first, second] = await Promise.all([adapterNamed("first"), adapterNamed("second")]);
     const store = new ConfigStore(configWith(first));
-    const clients = createMeshClients(store, {}, { find: () => undefined });
+    // Each resolution first looks for a component hosted in this process.
+    let resolutions = 0;
+    const clients = createMeshClients(store, {}, {
+      find: () => {
+        resolutions++;
+        return undefined;
+      },
+    });
 
     const before = clients.adapterFor("remote");
     expect(clients.adapterFor("remote")).toBe(before);
     expect((await before?.probe({}))?.message).toBe("first");
+    expect(resolutions).toBe(1);
 
     store.apply(configWith(second));
     expect((await clients.adapterFor("remote")?.probe({}))?.message).toBe("second");
+    clients.adapterFor("remote");
+    expect(resolutions).toBe(2);
     expect(clients.adapterFor("unknown")).toBeUndefined();
   });
 });

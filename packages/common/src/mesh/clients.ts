@@ -96,9 +96,9 @@ export function createMeshClients(config: ConfigStore, env: NodeJS.ProcessEnv, l
       return serviceClientFor(PolicyService, "policy");
     },
     adapterFor(adapterName) {
-      // Asked on every attempt: resolved once per config snapshot (an adapter's
-      // address may come from the config), not by scanning components and the
-      // environment each time.
+      // Asked for every target of every request: resolved once per config
+      // snapshot (an adapter's address may come from the config), not by
+      // scanning components and the environment each time.
       const current = config.current().config;
       let resolved = adapterClients.get(current);
       if (!resolved) {

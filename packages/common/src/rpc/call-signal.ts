@@ -20,10 +20,12 @@ export interface CallSignal {
 const firesBy = new WeakMap<AbortSignal, number>();
 
 /**
- * Records that `signal` aborts, with a DeadlineExceeded reason, no later
- * than `endsAt` (`performance.now()` scale). Whoever marks a signal must keep
- * that promise while a call may rely on it, or take the mark back first
- * (`unmarkDeadline`).
+ * Records that `signal` aborts no later than `endsAt` (`performance.now()`
+ * scale): with DeadlineExceeded then, unless something aborted it first.
+ * Whoever marks a signal must keep that promise while a call may rely on it,
+ * or take the mark back first (`unmarkDeadline`): a unary call on a marked
+ * signal sets no timer of its own, so a broken promise leaves it without a
+ * deadline.
  */
 export function markDeadline(signal: AbortSignal, endsAt: number): void {
   firesBy.set(signal, endsAt);
@@ -36,6 +38,8 @@ export function unmarkDeadline(signal: AbortSignal): void {
 
 /** How late a caller's deadline may be, past the call's own, and still stand in for it: timeouts are whole milliseconds. */
 const DEADLINE_SLACK_MS = 1;
+
+const nothingToRelease = () => {};
 
 /**
  * Combines a caller's signal and a deadline into one signal. A call with
@@ -50,11 +54,11 @@ const DEADLINE_SLACK_MS = 1;
  */
 export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | undefined, kind: "unary" | "stream"): CallSignal {
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    return { signal: caller ?? NEVER, done: () => {}, holdsTimer: false };
+    return { signal: caller ?? NEVER, done: nothingToRelease, holdsTimer: false };
   }
   const callerEndsAt = kind === "unary" && caller !== undefined ? firesBy.get(caller) : undefined;
   if (callerEndsAt !== undefined && callerEndsAt <= performance.now() + timeoutMs + DEADLINE_SLACK_MS) {
-    return { signal: caller!, done: () => {}, holdsTimer: false };
+    return { signal: caller!, done: nothingToRelease, holdsTimer: false };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
