@@ -537,7 +537,8 @@ export function resultsMarkdown(results, options = {}) {
       `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${MESH_RPCS_PER_REQUEST} RPCs per request: ` +
       "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in). " +
       "The last three columns are arithmetic on this run's figures, not a measurement: all-in-one's CPU per request plus one plain hop per side of each RPC, " +
-      "and the requests/s that would give at the mesh's own CPU use — how far the mesh's targets are from what plain HTTP hops alone would allow.\n\n" +
+      "and the requests/s that would give at the mesh's own CPU use — how far the mesh's targets are from what plain HTTP hops alone would allow. " +
+      "Under load the mesh is bound by CPU; at one connection it is bound by latency, and there the figure is only a rough estimate.\n\n" +
       hopTable(results),
   );
   parts.push(
