@@ -118,6 +118,18 @@ function loadRun(results, target, connections) {
 }
 
 /**
+ * A load run fit for comparison: runs with errors or non-2xx answers are
+ * not (a fast failure is cheap).
+ * @param {Results} results
+ * @param {string} target
+ * @param {number} connections
+ */
+function comparableLoadRun(results, target, connections) {
+  const run = loadRun(results, target, connections);
+  return run && !loadRunFlagged(run) ? run : undefined;
+}
+
+/**
  * @param {Results} results
  * @param {string} target
  */
@@ -212,11 +224,7 @@ function sumOrNull(values) {
  */
 export function hopCosts(results) {
   return /** @type {number[]} */ (results.meta.options.connections).map((connections) => {
-    // Runs with errors or non-2xx answers are not comparable (a fast failure is cheap).
-    const clean = (/** @type {string} */ id) => {
-      const run = loadRun(results, id, connections);
-      return run && !loadRunFlagged(run) ? run : undefined;
-    };
+    const clean = (/** @type {string} */ id) => comparableLoadRun(results, id, connections);
     const total = (/** @type {string} */ id) => clean(id)?.cpu.usPerRequestTotal ?? null;
     const proxy = total("proxy");
     const proxy2 = total("proxy2");
@@ -382,10 +390,7 @@ export function evaluateGoals(results) {
       status: status(known.length === 0 ? null : known.every((r) => good(/** @type {number} */ (r.ratio)))),
     });
   };
-  const rps = (/** @type {string} */ id, /** @type {number} */ c) => {
-    const run = loadRun(results, id, c);
-    return run && !loadRunFlagged(run) ? run.rps : null;
-  };
+  const rps = (/** @type {string} */ id, /** @type {number} */ c) => comparableLoadRun(results, id, c)?.rps ?? null;
   const cpu = (/** @type {string} */ id, /** @type {number} */ c) => loadRun(results, id, c)?.cpu.usPerRequestTotal ?? null;
   const ratio = (/** @type {number | null} */ a, /** @type {number | null} */ b) => (a === null || b === null || b === 0 ? null : a / b);
 
