@@ -20,7 +20,7 @@ import { installCleanup, killAllChildren, stopAllChildren, tasksetAvailable } fr
 import { combineLoadRounds, combineStreamRounds, holdStreams, measureLoad, measureStreams, soak } from "./lib/measure.js";
 import { ANSWER_TEXT, ANSWER_WORDS, MODEL, STREAM_MODEL, chatRequestBody } from "./lib/payload.js";
 import { CLOCK_TICKS, procAvailable } from "./lib/proc-stats.js";
-import { loadRunFlagged, performancePage, resultsMarkdown } from "./lib/report.js";
+import { MESH_RPCS_PER_REQUEST, loadRunFlagged, performancePage, resultsMarkdown } from "./lib/report.js";
 import { REPO, startAllInOne, startMesh, startMinimalProxy, startMock, straightTarget, writeMeshConfig } from "./lib/targets.js";
 import { ensurePortkey, startPortkey } from "./lib/portkey.js";
 
@@ -426,6 +426,7 @@ async function main() {
       holdRampPerSecond: HOLD_RAMP_PER_SECOND,
       openFilesLimit: openFilesLimit(),
       laterRoundWarmupMs: LATER_ROUND_WARMUP_MS,
+      meshRpcsPerRequest: MESH_RPCS_PER_REQUEST,
       options,
       resultsFile,
       elapsedS: (performance.now() - startedAt) / 1000,

@@ -24,14 +24,25 @@
  */
 
 /**
- * Internal RPCs per non-streamed request in the mesh: gateway→router Chat,
- * router→policy Admit, router→adapter Chat. Settlements travel in batches
- * (router→policy SettleBatch, many requests per call), so they are not
- * counted: the per-hop estimate charges their small share to the three
- * RPCs, which overstates, never flatters, the cost of one hop. Update this
- * if the router's calls change.
+ * Internal RPCs per non-streamed request in the mesh: gateway→router Chat and
+ * router→adapter Chat. The router admits a key's requests on a lease from
+ * policy (router→policy Lease, one per key every few seconds or few hundred
+ * requests), and settlements travel in batches (router→policy SettleBatch,
+ * many requests per call), so neither is counted: the per-hop estimate
+ * charges their small share to the two RPCs, which overstates, never
+ * flatters, the cost of one hop. Update this if the router's calls change;
+ * each run records the count it was measured with.
  */
-export const MESH_RPCS_PER_REQUEST = 3;
+export const MESH_RPCS_PER_REQUEST = 2;
+
+/**
+ * The RPCs per request a run was measured with: runs made before admission
+ * leases did not record it, and made three (router→policy Admit on every request).
+ * @param {Results} results
+ */
+function meshRpcsOf(results) {
+  return typeof results.meta.meshRpcsPerRequest === "number" ? results.meta.meshRpcsPerRequest : 3;
+}
 
 const MiB = 2 ** 20;
 
@@ -231,8 +242,9 @@ export function hopCosts(results) {
     const aio = total("aio");
     const mesh = total("mesh");
     const plainUs = proxy !== null && proxy2 !== null ? (proxy2 - proxy) / 2 : null;
-    const meshUs = aio !== null && mesh !== null ? (mesh - aio) / (2 * MESH_RPCS_PER_REQUEST) : null;
-    const atPlainUs = aio !== null && plainUs !== null ? aio + 2 * MESH_RPCS_PER_REQUEST * plainUs : null;
+    const rpcs = meshRpcsOf(results);
+    const meshUs = aio !== null && mesh !== null ? (mesh - aio) / (2 * rpcs) : null;
+    const atPlainUs = aio !== null && plainUs !== null ? aio + 2 * rpcs * plainUs : null;
     const meshRun = clean("mesh");
     const atPlainRps = meshRun && mesh !== null && atPlainUs !== null && atPlainUs > 0 ? (meshRun.rps * mesh) / atPlainUs : null;
     const portkeyRps = clean("portkey")?.rps ?? null;
@@ -539,8 +551,10 @@ export function resultsMarkdown(results, options = {}) {
   parts.push("### CPU per request, per process\n\n" + perProcessTable(results));
   parts.push(
     "### Cost of one internal hop\n\n" +
-      `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${MESH_RPCS_PER_REQUEST} RPCs per request: ` +
-      "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in). " +
+      `Plain HTTP JSON hop: (minimal proxy ×2 − minimal proxy) ÷ 2 sides. Mesh: (mesh − all-in-one) ÷ (2 sides × ${meshRpcsOf(results)} RPCs per request: ` +
+      (meshRpcsOf(results) === 3
+        ? "gateway→router Chat, router→policy Admit, router→adapter Chat; settlements go to policy in batches, their share counted in). "
+        : "gateway→router Chat, router→adapter Chat; the router admits on leases from policy and settles in batches, the share of those calls counted in). ") +
       "The last three columns are arithmetic on this run's figures, not a measurement: all-in-one's CPU per request plus one plain hop per side of each RPC, " +
       "and the requests/s that would give at the mesh's own CPU use — how far the mesh's targets are from what plain HTTP hops alone would allow. " +
       "Under load the mesh is bound by CPU; at one connection it is bound by latency, and there the figure is only a rough estimate.\n\n" +

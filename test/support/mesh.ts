@@ -75,6 +75,8 @@ export interface Mesh {
   policy: ServiceProcess;
   adapterOpenAI: ServiceProcess;
   adapterCustom: ServiceProcess;
+  /** The config file every process follows (edits are applied live). */
+  configPath: string;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function startMesh(configYaml: string, env: NodeJS.ProcessEnv = {})
       policy,
       adapterOpenAI,
       adapterCustom,
+      configPath,
       async stop() {
         await Promise.all(started.map(stopProcess));
         await rm(dir, { recursive: true, force: true });

@@ -265,3 +265,88 @@ describe("usage accounting", () => {
     await expect(client.getUsage({})).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });
+
+describe("leases", () => {
+  const chat = (client: Client<typeof PolicyService>) => client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a" });
+
+  it("leases a key without limits for its principal alone, naming the revision it decided on", async () => {
+    const { client, config } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, tenant: acme, models: [chat-a] }]`);
+    const lease = await client.lease({ apiKey: TEAM_KEY });
+    expect(lease.principal).toMatchObject({ keyId: "team-a", tenant: "acme", allowedModels: ["chat-a"] });
+    expect(lease.requests).toBeUndefined();
+    expect(lease.tokens).toBeUndefined();
+    expect(lease.leaseId).not.toBe("");
+    expect(lease.revision).toBe(config.current().revision);
+    expect(lease.ttlMs).toBeGreaterThan(0n);
+  });
+
+  it("refuses to lease for a bad key as Admit refuses it", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY} }]`);
+    const err = await client.lease({ apiKey: "sk-wrong-key-0123456789xyz" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.Unauthenticated);
+    expect(err?.rawMessage).toBe("Incorrect API key provided: sk-w****yz.");
+  });
+
+  it("takes a twentieth of each limit from the key's buckets, and gives back what the router returns", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, limits: { rpm: 40, tpm: 2000 } }]`, { now: () => 0 });
+    const lease = await client.lease({ apiKey: TEAM_KEY });
+    expect([lease.requests, lease.tokens]).toEqual([2n, 100n]);
+    // 38 requests are left for Admit: the 39th is refused while the lease holds two.
+    for (let i = 0; i < 38; i++) await chat(client);
+    expect((await admitError(client, TEAM_KEY)).code).toBe(Code.ResourceExhausted);
+    await client.settleBatch({ leaseReturns: [{ leaseId: lease.leaseId, unusedRequests: 1n, unusedTokens: 100n }] });
+    await expect(chat(client)).resolves.toBeDefined();
+    expect((await admitError(client, TEAM_KEY)).code).toBe(Code.ResourceExhausted);
+    // A second return of the same lease gives nothing more.
+    await client.settleBatch({ leaseReturns: [{ leaseId: lease.leaseId, unusedRequests: 1n, unusedTokens: 0n }] });
+    expect((await admitError(client, TEAM_KEY)).code).toBe(Code.ResourceExhausted);
+  });
+
+  it("never gives back more than the lease held", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, limits: { rpm: 40 } }]`, { now: () => 0 });
+    const lease = await client.lease({ apiKey: TEAM_KEY });
+    for (let i = 0; i < 38; i++) await chat(client);
+    await client.settleBatch({ leaseReturns: [{ leaseId: lease.leaseId, unusedRequests: 500n }] });
+    await chat(client);
+    await chat(client);
+    expect((await admitError(client, TEAM_KEY)).code).toBe(Code.ResourceExhausted);
+  });
+
+  it("leases nothing, and takes nothing, from a key at its limit", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, limits: { rpm: 1, tpm: 1000 } }]`, { now: () => 0 });
+    const first = await client.lease({ apiKey: TEAM_KEY });
+    expect([first.requests, first.tokens]).toEqual([1n, 50n]);
+    const empty = await client.lease({ apiKey: TEAM_KEY });
+    expect([empty.requests, empty.tokens]).toEqual([0n, 0n]);
+    await client.settleBatch({ leaseReturns: [{ leaseId: first.leaseId, unusedRequests: 1n, unusedTokens: 50n }] });
+    await expect(chat(client)).resolves.toBeDefined();
+  });
+
+  it("charges a leased request's real tokens beyond its estimate, and an overdrawn lease's excess at its return", async () => {
+    const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, tenant: acme, limits: { tpm: 1000 } }]`, { now: () => 0 });
+    const lease = await client.lease({ apiKey: TEAM_KEY });
+    expect(lease.tokens).toBe(50n);
+    // Estimates of 40 and 30 went past the lease's 50: 20 overdrawn; the real totals were 400 and 30.
+    await client.settleBatch({
+      settlements: [
+        { leaseId: lease.leaseId, principal: lease.principal, reservedTokens: 40n, succeeded: true, usage: create(UsageSchema, { promptTokens: 300n, completionTokens: 100n }) },
+        { leaseId: lease.leaseId, principal: lease.principal, reservedTokens: 30n, succeeded: true, usage: create(UsageSchema, { totalTokens: 30n, promptTokens: 20n, completionTokens: 10n }) },
+      ],
+      leaseReturns: [{ leaseId: lease.leaseId, unusedTokens: -20n }],
+    });
+    // 1000 - 50 - 360 - 20 = 570 left: an estimate of 570 is admitted, and the next request is refused.
+    const admitted = await client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a", estimatedTokens: 570n });
+    expect(admitted.reservationId).not.toBe("");
+    expect((await admitError(client, TEAM_KEY)).rawMessage).toContain("tokens per minute");
+    expect(await client.getUsage({ tenant: "acme" })).toMatchObject({ requests: 2n, promptTokens: 320n, completionTokens: 110n });
+  });
+
+  it("accounts leased requests under open access to the default tenant", async () => {
+    const { client } = clientFor("");
+    const lease = await client.lease({ apiKey: "anything" });
+    expect(lease.principal).toMatchObject({ keyId: "", tenant: "default" });
+    await client.settle({ leaseId: lease.leaseId, principal: lease.principal, succeeded: true, usage: create(UsageSchema, { promptTokens: 3n, completionTokens: 4n }) });
+    await client.settle({ leaseId: lease.leaseId, principal: lease.principal, succeeded: false });
+    expect(await client.getUsage({ tenant: "default" })).toMatchObject({ requests: 1n, promptTokens: 3n, completionTokens: 4n });
+  });
+});

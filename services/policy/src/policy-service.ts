@@ -4,6 +4,7 @@ import { meshError, Reason, type ConfigSnapshot, type ConfigStore, type Logger }
 import {
   AdmitResponseSchema,
   GetUsageResponseSchema,
+  LeaseResponseSchema,
   Operation,
   PrincipalSchema,
   SettleResponseSchema,
@@ -12,6 +13,8 @@ import {
   type AdmitResponse,
   type GetUsageRequest,
   type GetUsageResponse,
+  type LeaseRequest,
+  type LeaseResponse,
   type PolicyService,
   type SettleRequest,
   type SettleResponse,
@@ -21,6 +24,7 @@ import {
 } from "@llmmesh/proto";
 import { maskApiKey, sha256Hex } from "./api-key.js";
 import { createKeyIndexCache, type KeyEntry } from "./key-index.js";
+import { LIMITED_LEASE_TTL_MS, returnLease, takeLease, UNLIMITED_LEASE_TTL_MS, type Lease } from "./leases.js";
 import { RateLimiter, type KeyBuckets } from "./rate-limiter.js";
 import { ReservationBook } from "./reservations.js";
 import { UsageLedger } from "./usage-ledger.js";
@@ -53,6 +57,10 @@ const MISSING_KEY_MESSAGE =
  * models a key may use, enforces per-key RPM/TPM token buckets and keeps usage
  * totals per key and tenant. All state is in this process's memory.
  *
+ * Routers admit most requests on leases (see `lease`): a key's principal and
+ * a share of its limits, taken from its buckets here and given back unused;
+ * the requests admitted on a lease settle against the key, not a reservation.
+ *
  * Admit never scans the config: keys are found by the SHA-256 of the presented
  * key in an index built once per config revision.
  */
@@ -60,6 +68,8 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
   const now = deps.now ?? Date.now;
   const limiter = new RateLimiter();
   const reservations = new ReservationBook();
+  // A lease not returned within a minute (its router died) keeps its capacity charged.
+  const leases = new ReservationBook<Lease>({ ttlMs: 60_000 });
   const ledger = new UsageLedger();
   const keyIndexFor = createKeyIndexCache({
     logger: deps.logger,
@@ -113,8 +123,27 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
     return estimatedTokens;
   }
 
+  /**
+   * Records the usage of a request a router admitted with a lease. Many
+   * requests settle against one lease, and long after it ended, so the key
+   * comes from the principal policy gave the router, not from a record here.
+   */
+  const settleLeased = (request: SettleRequest): void => {
+    const keyId = request.principal?.keyId ?? "";
+    const { promptTokens, completionTokens, totalTokens } = usageNumbers(request.usage);
+    if (keyId !== "") limiter.existing(keyId)?.tokens?.take(totalTokens - nonNegative(request.reservedTokens), now());
+    ledger.record({
+      keyId,
+      tenant: request.principal?.tenant ?? OPEN_ACCESS.tenant,
+      requests: request.succeeded ? 1 : 0,
+      promptTokens,
+      completionTokens,
+    });
+  };
+
   /** Turns one reservation into usage. Unknown ids (settled twice, expired, or from another replica) are ignored: settling is idempotent. */
   const settleOne = (request: SettleRequest): void => {
+    if (request.leaseId !== "") return settleLeased(request);
     const reservation = request.reservationId === "" ? undefined : reservations.close(request.reservationId);
     if (!reservation) return;
     const { promptTokens, completionTokens, totalTokens } = usageNumbers(request.usage);
@@ -158,6 +187,24 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
       return create(AdmitResponseSchema, { principal: principalOf(key), reservationId });
     },
 
+    lease(request: LeaseRequest): LeaseResponse {
+      const snapshot = deps.config.current();
+      const key = authenticate(snapshot, request.apiKey);
+      const at = now();
+      const buckets = key.id === "" ? undefined : limiter.bucketsFor(key.id, key, at);
+      const grant = takeLease(buckets, at);
+      const limited = grant.requests !== undefined || grant.tokens !== undefined;
+      const leaseId = leases.open({ buckets, requests: grant.requests ?? 0, tokens: grant.tokens ?? 0, createdAt: at });
+      return create(LeaseResponseSchema, {
+        principal: principalOf(key),
+        leaseId,
+        revision: snapshot.revision,
+        ttlMs: BigInt(limited ? LIMITED_LEASE_TTL_MS : UNLIMITED_LEASE_TTL_MS),
+        requests: grant.requests === undefined ? undefined : BigInt(grant.requests),
+        tokens: grant.tokens === undefined ? undefined : BigInt(grant.tokens),
+      });
+    },
+
     settle(request: SettleRequest): SettleResponse {
       settleOne(request);
       return create(SettleResponseSchema);
@@ -165,6 +212,14 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
 
     settleBatch(request: SettleBatchRequest): SettleBatchResponse {
       for (const settlement of request.settlements) settleOne(settlement);
+      if (request.leaseReturns.length > 0) {
+        const at = now();
+        // Unknown ids (returned twice, or expired) are ignored, so a return is idempotent.
+        for (const returned of request.leaseReturns) {
+          const lease = leases.close(returned.leaseId);
+          if (lease) returnLease(lease, Number(returned.unusedRequests), Number(returned.unusedTokens), at);
+        }
+      }
       return create(SettleBatchResponseSchema);
     },
 

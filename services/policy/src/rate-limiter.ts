@@ -79,6 +79,11 @@ export class RateLimiter {
     return made;
   }
 
+  /** The buckets `keyId` has now, without making any. */
+  existing(keyId: string): KeyBuckets | undefined {
+    return this.#byKey.get(keyId);
+  }
+
   /** Forgets the buckets of keys no longer configured. */
   retain(keyIds: ReadonlySet<string>): void {
     for (const keyId of this.#byKey.keys()) if (!keyIds.has(keyId)) this.#byKey.delete(keyId);

@@ -21,12 +21,12 @@ export interface ReservationBookOptions {
 }
 
 /**
- * Open reservations by id. A request whose router died never settles, so
- * reservations expire; the oldest go first, which a Map's insertion order
- * makes O(1) per admission.
+ * Open reservations (or leases) by id. A request whose router died never
+ * settles, so entries expire; the oldest go first, which a Map's insertion
+ * order makes O(1) per admission.
  */
-export class ReservationBook {
-  readonly #open = new Map<string, Reservation>();
+export class ReservationBook<Entry extends { readonly createdAt: number } = Reservation> {
+  readonly #open = new Map<string, Entry>();
   readonly #ttlMs: number;
   readonly #maxOpen: number;
 
@@ -37,7 +37,7 @@ export class ReservationBook {
   }
 
   /** Stores a reservation and returns its new id. */
-  open(reservation: Reservation): string {
+  open(reservation: Entry): string {
     this.#expire(reservation.createdAt);
     const id = randomUUID();
     this.#open.set(id, reservation);
@@ -45,7 +45,7 @@ export class ReservationBook {
   }
 
   /** Removes and returns the reservation, or undefined if unknown (already settled or expired). */
-  close(id: string): Reservation | undefined {
+  close(id: string): Entry | undefined {
     const found = this.#open.get(id);
     if (found) this.#open.delete(id);
     return found;

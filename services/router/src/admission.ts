@@ -1,5 +1,4 @@
 import type { Client, HandlerContext } from "@connectrpc/connect";
-import { bearerToken, Header } from "@llmmesh/common";
 import { Operation, type AdmitResponse, type ChatRequest, type CompletionRequest, type EmbedRequest, type PolicyService } from "@llmmesh/proto";
 
 /** What policy needs to admit one request. */
@@ -11,14 +10,14 @@ export interface AdmissionRequest {
 }
 
 /**
- * Asks policy whether the caller (by the API key in its `authorization`
+ * Asks policy whether the caller (by the API key from its `authorization`
  * metadata) may make this request. Policy's errors (401, 403, 404, 429) are
  * passed to the client unchanged; policy being unreachable fails closed.
  */
-export function admit(policy: Client<typeof PolicyService>, ctx: HandlerContext, request: AdmissionRequest): Promise<AdmitResponse> {
+export function admit(policy: Client<typeof PolicyService>, ctx: HandlerContext, apiKey: string, request: AdmissionRequest): Promise<AdmitResponse> {
   return policy.admit(
     {
-      apiKey: bearerToken(ctx.requestHeader.get(Header.Authorization)) ?? "",
+      apiKey,
       operation: request.operation,
       model: request.model,
       estimatedTokens: BigInt(request.estimatedTokens),

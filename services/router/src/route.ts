@@ -1,7 +1,8 @@
 import { Code, type Client, type HandlerContext } from "@connectrpc/connect";
 import { meshError, Reason, type ConfigSnapshot, type Logger } from "@llmmesh/common";
-import type { AdapterService, AdmitResponse, Operation, PolicyService } from "@llmmesh/proto";
-import { admit } from "./admission.js";
+import type { AdapterService } from "@llmmesh/proto";
+import type { AdmissionRequest } from "./admission.js";
+import type { Admission } from "./admission-leases.js";
 import { runAttempts, type AttemptCallOptions, type AttemptResult, type Candidate } from "./attempts.js";
 import { startDeadline, type RequestDeadline } from "./deadline.js";
 import type { Settlement } from "./settlement.js";
@@ -12,7 +13,8 @@ export type AdapterClient = Client<typeof AdapterService>;
 
 /** What routing a request needs from the service. */
 export interface RouteDeps {
-  policy: Client<typeof PolicyService>;
+  /** Admits a request at policy, or on a lease policy granted. */
+  admit: (ctx: HandlerContext, snapshot: ConfigSnapshot, request: AdmissionRequest) => Promise<Admission>;
   adapterFor: (adapterName: string) => AdapterClient | undefined;
   logger: Logger;
   planFor: (snapshot: ConfigSnapshot, model: string) => ModelPlan | undefined;
@@ -24,7 +26,7 @@ export interface RouteDeps {
 
 /** One admitted request on its way to the model's targets. */
 export interface Route {
-  readonly admission: AdmitResponse;
+  readonly admission: Admission;
   readonly plan: ModelPlan;
   readonly deadline: RequestDeadline;
   /** Runs the retry/fallback loop with `call` as one attempt. */
@@ -40,9 +42,9 @@ export async function openRoute(
   deps: RouteDeps,
   snapshot: ConfigSnapshot,
   ctx: HandlerContext,
-  request: { operation: Operation; model: string; estimatedTokens: number },
+  request: AdmissionRequest,
 ): Promise<Route> {
-  const admission = await admit(deps.policy, ctx, request);
+  const admission = await deps.admit(ctx, snapshot, request);
   const plan = deps.planFor(snapshot, request.model);
   if (!plan) {
     // Policy knew the model but this revision does not: a config change raced the request.

@@ -27,11 +27,12 @@ import {
   type Served,
   type Usage,
 } from "@llmmesh/proto";
-import { admit, estimateChatTokens, estimateCompletionTokens, estimateEmbedTokens, type AdmissionRequest } from "./admission.js";
+import { estimateChatTokens, estimateCompletionTokens, estimateEmbedTokens, type AdmissionRequest } from "./admission.js";
+import { AdmissionLeases } from "./admission-leases.js";
 import type { AttemptCallOptions } from "./attempts.js";
 import { createModelListCache } from "./model-list.js";
 import { createMissingAdapterReporter, openRoute, type AdapterClient, type Route, type RouteDeps } from "./route.js";
-import { createSettler, type Settlement } from "./settlement.js";
+import { createLeaseReturner, createSettler, type Settlement } from "./settlement.js";
 import { abortableSleep } from "./sleep.js";
 import { createPlanCache, type PlannedTarget } from "./targets.js";
 
@@ -48,10 +49,13 @@ export interface RouterServiceDeps {
   random?: () => number;
   /** Reports finished requests to policy; default: one Settle per request. */
   settle?: (settlement: Settlement) => void;
+  /** Admits requests, mostly on leases from policy; default: leases returned one call each. */
+  admissions?: AdmissionLeases;
 }
 
 /**
- * The router: admits each request at policy, tries the model's targets in
+ * The router: admits each request (at policy, or on a lease policy granted
+ * for the caller's key), tries the model's targets in
  * order through their adapters with retries, backoff, fallback and one
  * deadline, settles the real usage at policy (without waiting for it) and
  * answers with where the request was served.
@@ -61,8 +65,11 @@ export interface RouterServiceDeps {
  */
 export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
   const settle = deps.settle ?? createSettler(deps.policy, deps.logger);
+  const admissions =
+    deps.admissions ??
+    new AdmissionLeases({ policy: deps.policy, config: deps.config, logger: deps.logger, returnLease: createLeaseReturner(deps.policy, deps.logger) });
   const routeDeps: RouteDeps = {
-    policy: deps.policy,
+    admit: (ctx, snapshot, request) => admissions.admit(ctx, snapshot, request),
     adapterFor: deps.adapterFor,
     logger: deps.logger,
     planFor: createPlanCache(),
@@ -209,7 +216,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
 
     async listModels(_request: unknown, ctx: HandlerContext): Promise<RouterServiceListModelsResponse> {
       const snapshot = deps.config.current();
-      const admission = await admit(deps.policy, ctx, { operation: Operation.LIST_MODELS, model: "", estimatedTokens: 0 });
+      const admission = await admissions.admit(ctx, snapshot, { operation: Operation.LIST_MODELS, model: "", estimatedTokens: 0 });
       return create(RouterServiceListModelsResponseSchema, { models: modelsFor(snapshot, admission.principal) });
     },
   };

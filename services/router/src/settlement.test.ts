@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { silentLogger } from "@llmmesh/common";
-import { AdmitResponseSchema, PolicyService, type SettleRequest } from "@llmmesh/proto";
+import { PolicyService, PrincipalSchema, type SettleRequest } from "@llmmesh/proto";
 import { createBatchingSettler, type Settlement } from "./settlement.js";
 
 function fakePolicy(fail = false) {
@@ -23,7 +23,7 @@ function fakePolicy(fail = false) {
 }
 
 const settlement = (id: string, succeeded = true): Settlement => ({
-  admission: create(AdmitResponseSchema, { reservationId: id, principal: { keyId: "k", tenant: "t" } }),
+  admission: { reservationId: id, leaseId: "", reservedTokens: 0, principal: create(PrincipalSchema, { keyId: "k", tenant: "t" }) },
   model: "m",
   target: undefined,
   usage: undefined,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmmesh/v1/policy_service.proto.
  */
 export const file_llmmesh_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sbG1tZXNoL3YxL3BvbGljeV9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIkMKCVByaW5jaXBhbBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhYKDmFsbG93ZWRfbW9kZWxzGAMgAygJIqcBCgxBZG1pdFJlcXVlc3QSDwoHYXBpX2tleRgBIAEoCRIoCglvcGVyYXRpb24YAiABKA4yFS5sbG1tZXNoLnYxLk9wZXJhdGlvbhINCgVtb2RlbBgDIAEoCRIqCgRjaGF0GAQgASgLMhcubGxtbWVzaC52MS5DaGF0UmVxdWVzdEgAiAEBEhgKEGVzdGltYXRlZF90b2tlbnMYBSABKANCBwoFX2NoYXQihgEKDUFkbWl0UmVzcG9uc2USKAoJcHJpbmNpcGFsGAEgASgLMhUubGxtbWVzaC52MS5QcmluY2lwYWwSKgoEY2hhdBgCIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3RIAIgBARIWCg5yZXNlcnZhdGlvbl9pZBgDIAEoCUIHCgVfY2hhdCK5AQoNU2V0dGxlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIoCglwcmluY2lwYWwYAiABKAsyFS5sbG1tZXNoLnYxLlByaW5jaXBhbBINCgVtb2RlbBgDIAEoCRIiCgZ0YXJnZXQYBCABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIgCgV1c2FnZRgFIAEoCzIRLmxsbW1lc2gudjEuVXNhZ2USEQoJc3VjY2VlZGVkGAYgASgIIhAKDlNldHRsZVJlc3BvbnNlIkQKElNldHRsZUJhdGNoUmVxdWVzdBIuCgtzZXR0bGVtZW50cxgBIAMoCzIZLmxsbW1lc2gudjEuU2V0dGxlUmVxdWVzdCIVChNTZXR0bGVCYXRjaFJlc3BvbnNlIjEKD0dldFVzYWdlUmVxdWVzdBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJIlYKEEdldFVzYWdlUmVzcG9uc2USEAoIcmVxdWVzdHMYASABKAMSFQoNcHJvbXB0X3Rva2VucxgCIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoAyqCAQoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhIKDk9QRVJBVElPTl9DSEFUEAESEwoPT1BFUkFUSU9OX0VNQkVEEAISGQoVT1BFUkFUSU9OX0xJU1RfTU9ERUxTEAMSFgoST1BFUkFUSU9OX0NPTVBMRVRFEAQypQIKDVBvbGljeVNlcnZpY2USPAoFQWRtaXQSGC5sbG1tZXNoLnYxLkFkbWl0UmVxdWVzdBoZLmxsbW1lc2gudjEuQWRtaXRSZXNwb25zZRI/CgZTZXR0bGUSGS5sbG1tZXNoLnYxLlNldHRsZVJlcXVlc3QaGi5sbG1tZXNoLnYxLlNldHRsZVJlc3BvbnNlEk4KC1NldHRsZUJhdGNoEh4ubGxtbWVzaC52MS5TZXR0bGVCYXRjaFJlcXVlc3QaHy5sbG1tZXNoLnYxLlNldHRsZUJhdGNoUmVzcG9uc2USRQoIR2V0VXNhZ2USGy5sbG1tZXNoLnYxLkdldFVzYWdlUmVxdWVzdBocLmxsbW1lc2gudjEuR2V0VXNhZ2VSZXNwb25zZWIGcHJvdG8z", [file_llmmesh_v1_chat]);
+  fileDesc("Ch9sbG1tZXNoL3YxL3BvbGljeV9zZXJ2aWNlLnByb3RvEgpsbG1tZXNoLnYxIkMKCVByaW5jaXBhbBIOCgZrZXlfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhYKDmFsbG93ZWRfbW9kZWxzGAMgAygJIqcBCgxBZG1pdFJlcXVlc3QSDwoHYXBpX2tleRgBIAEoCRIoCglvcGVyYXRpb24YAiABKA4yFS5sbG1tZXNoLnYxLk9wZXJhdGlvbhINCgVtb2RlbBgDIAEoCRIqCgRjaGF0GAQgASgLMhcubGxtbWVzaC52MS5DaGF0UmVxdWVzdEgAiAEBEhgKEGVzdGltYXRlZF90b2tlbnMYBSABKANCBwoFX2NoYXQihgEKDUFkbWl0UmVzcG9uc2USKAoJcHJpbmNpcGFsGAEgASgLMhUubGxtbWVzaC52MS5QcmluY2lwYWwSKgoEY2hhdBgCIAEoCzIXLmxsbW1lc2gudjEuQ2hhdFJlcXVlc3RIAIgBARIWCg5yZXNlcnZhdGlvbl9pZBgDIAEoCUIHCgVfY2hhdCIfCgxMZWFzZVJlcXVlc3QSDwoHYXBpX2tleRgBIAEoCSKxAQoNTGVhc2VSZXNwb25zZRIoCglwcmluY2lwYWwYASABKAsyFS5sbG1tZXNoLnYxLlByaW5jaXBhbBIQCghsZWFzZV9pZBgCIAEoCRIQCghyZXZpc2lvbhgDIAEoCRIOCgZ0dGxfbXMYBCABKAMSFQoIcmVxdWVzdHMYBSABKANIAIgBARITCgZ0b2tlbnMYBiABKANIAYgBAUILCglfcmVxdWVzdHNCCQoHX3Rva2VucyJPCgtMZWFzZVJldHVybhIQCghsZWFzZV9pZBgBIAEoCRIXCg91bnVzZWRfcmVxdWVzdHMYAiABKAMSFQoNdW51c2VkX3Rva2VucxgDIAEoAyLkAQoNU2V0dGxlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIoCglwcmluY2lwYWwYAiABKAsyFS5sbG1tZXNoLnYxLlByaW5jaXBhbBINCgVtb2RlbBgDIAEoCRIiCgZ0YXJnZXQYBCABKAsyEi5sbG1tZXNoLnYxLlRhcmdldBIgCgV1c2FnZRgFIAEoCzIRLmxsbW1lc2gudjEuVXNhZ2USEQoJc3VjY2VlZGVkGAYgASgIEhAKCGxlYXNlX2lkGAcgASgJEhcKD3Jlc2VydmVkX3Rva2VucxgIIAEoAyIQCg5TZXR0bGVSZXNwb25zZSJ0ChJTZXR0bGVCYXRjaFJlcXVlc3QSLgoLc2V0dGxlbWVudHMYASADKAsyGS5sbG1tZXNoLnYxLlNldHRsZVJlcXVlc3QSLgoNbGVhc2VfcmV0dXJucxgCIAMoCzIXLmxsbW1lc2gudjEuTGVhc2VSZXR1cm4iFQoTU2V0dGxlQmF0Y2hSZXNwb25zZSIxCg9HZXRVc2FnZVJlcXVlc3QSDgoGa2V5X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCSJWChBHZXRVc2FnZVJlc3BvbnNlEhAKCHJlcXVlc3RzGAEgASgDEhUKDXByb21wdF90b2tlbnMYAiABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYAyABKAMqggEKCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABISCg5PUEVSQVRJT05fQ0hBVBABEhMKD09QRVJBVElPTl9FTUJFRBACEhkKFU9QRVJBVElPTl9MSVNUX01PREVMUxADEhYKEk9QRVJBVElPTl9DT01QTEVURRAEMuMCCg1Qb2xpY3lTZXJ2aWNlEjwKBUFkbWl0EhgubGxtbWVzaC52MS5BZG1pdFJlcXVlc3QaGS5sbG1tZXNoLnYxLkFkbWl0UmVzcG9uc2USPAoFTGVhc2USGC5sbG1tZXNoLnYxLkxlYXNlUmVxdWVzdBoZLmxsbW1lc2gudjEuTGVhc2VSZXNwb25zZRI/CgZTZXR0bGUSGS5sbG1tZXNoLnYxLlNldHRsZVJlcXVlc3QaGi5sbG1tZXNoLnYxLlNldHRsZVJlc3BvbnNlEk4KC1NldHRsZUJhdGNoEh4ubGxtbWVzaC52MS5TZXR0bGVCYXRjaFJlcXVlc3QaHy5sbG1tZXNoLnYxLlNldHRsZUJhdGNoUmVzcG9uc2USRQoIR2V0VXNhZ2USGy5sbG1tZXNoLnYxLkdldFVzYWdlUmVxdWVzdBocLmxsbW1lc2gudjEuR2V0VXNhZ2VSZXNwb25zZWIGcHJvdG8z", [file_llmmesh_v1_chat]);
 
 /**
  * Who is calling, as policy established it.
@@ -124,10 +124,117 @@ export const AdmitResponseSchema: GenMessage<AdmitResponse> = /*@__PURE__*/
   messageDesc(file_llmmesh_v1_policy_service, 2);
 
 /**
+ * @generated from message llmmesh.v1.LeaseRequest
+ */
+export type LeaseRequest = Message<"llmmesh.v1.LeaseRequest"> & {
+  /**
+   * The raw API key the client presented (without "Bearer ").
+   *
+   * @generated from field: string api_key = 1;
+   */
+  apiKey: string;
+};
+
+/**
+ * Describes the message llmmesh.v1.LeaseRequest.
+ * Use `create(LeaseRequestSchema)` to create a new message.
+ */
+export const LeaseRequestSchema: GenMessage<LeaseRequest> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_policy_service, 3);
+
+/**
+ * @generated from message llmmesh.v1.LeaseResponse
+ */
+export type LeaseResponse = Message<"llmmesh.v1.LeaseResponse"> & {
+  /**
+   * @generated from field: llmmesh.v1.Principal principal = 1;
+   */
+  principal?: Principal | undefined;
+
+  /**
+   * Names the lease in the settlements of the requests it admitted and in its return.
+   *
+   * @generated from field: string lease_id = 2;
+   */
+  leaseId: string;
+
+  /**
+   * The config revision (digest) policy decided on: a router running another
+   * revision must not admit with this lease.
+   *
+   * @generated from field: string revision = 3;
+   */
+  revision: string;
+
+  /**
+   * How long the router may admit with the lease, from when it received it.
+   *
+   * @generated from field: int64 ttl_ms = 4;
+   */
+  ttlMs: bigint;
+
+  /**
+   * Requests the router may admit; absent when the key has no request limit.
+   * Zero: policy wants every request of this key to come to Admit for now.
+   *
+   * @generated from field: optional int64 requests = 5;
+   */
+  requests?: bigint | undefined;
+
+  /**
+   * Tokens the router may reserve for those requests, admitting while the
+   * lease has any left (as Admit does); absent when the key has no token limit.
+   *
+   * @generated from field: optional int64 tokens = 6;
+   */
+  tokens?: bigint | undefined;
+};
+
+/**
+ * Describes the message llmmesh.v1.LeaseResponse.
+ * Use `create(LeaseResponseSchema)` to create a new message.
+ */
+export const LeaseResponseSchema: GenMessage<LeaseResponse> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_policy_service, 4);
+
+/**
+ * What a router did not use of a lease it is done with.
+ *
+ * @generated from message llmmesh.v1.LeaseReturn
+ */
+export type LeaseReturn = Message<"llmmesh.v1.LeaseReturn"> & {
+  /**
+   * @generated from field: string lease_id = 1;
+   */
+  leaseId: string;
+
+  /**
+   * @generated from field: int64 unused_requests = 2;
+   */
+  unusedRequests: bigint;
+
+  /**
+   * Negative when the requests' estimates went past the lease: the overdraft is charged.
+   *
+   * @generated from field: int64 unused_tokens = 3;
+   */
+  unusedTokens: bigint;
+};
+
+/**
+ * Describes the message llmmesh.v1.LeaseReturn.
+ * Use `create(LeaseReturnSchema)` to create a new message.
+ */
+export const LeaseReturnSchema: GenMessage<LeaseReturn> = /*@__PURE__*/
+  messageDesc(file_llmmesh_v1_policy_service, 5);
+
+/**
  * @generated from message llmmesh.v1.SettleRequest
  */
 export type SettleRequest = Message<"llmmesh.v1.SettleRequest"> & {
   /**
+   * The reservation Admit made; empty for a request admitted with a lease.
+   *
    * @generated from field: string reservation_id = 1;
    */
   reservationId: string;
@@ -158,6 +265,20 @@ export type SettleRequest = Message<"llmmesh.v1.SettleRequest"> & {
    * @generated from field: bool succeeded = 6;
    */
   succeeded: boolean;
+
+  /**
+   * The lease that admitted the request, instead of a reservation.
+   *
+   * @generated from field: string lease_id = 7;
+   */
+  leaseId: string;
+
+  /**
+   * Tokens the request reserved from its lease's tokens (its estimate).
+   *
+   * @generated from field: int64 reserved_tokens = 8;
+   */
+  reservedTokens: bigint;
 };
 
 /**
@@ -165,7 +286,7 @@ export type SettleRequest = Message<"llmmesh.v1.SettleRequest"> & {
  * Use `create(SettleRequestSchema)` to create a new message.
  */
 export const SettleRequestSchema: GenMessage<SettleRequest> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 3);
+  messageDesc(file_llmmesh_v1_policy_service, 6);
 
 /**
  * @generated from message llmmesh.v1.SettleResponse
@@ -178,7 +299,7 @@ export type SettleResponse = Message<"llmmesh.v1.SettleResponse"> & {
  * Use `create(SettleResponseSchema)` to create a new message.
  */
 export const SettleResponseSchema: GenMessage<SettleResponse> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 4);
+  messageDesc(file_llmmesh_v1_policy_service, 7);
 
 /**
  * @generated from message llmmesh.v1.SettleBatchRequest
@@ -188,6 +309,13 @@ export type SettleBatchRequest = Message<"llmmesh.v1.SettleBatchRequest"> & {
    * @generated from field: repeated llmmesh.v1.SettleRequest settlements = 1;
    */
   settlements: SettleRequest[];
+
+  /**
+   * Leases the router is done with (expired, replaced or dropped), with what was left of them.
+   *
+   * @generated from field: repeated llmmesh.v1.LeaseReturn lease_returns = 2;
+   */
+  leaseReturns: LeaseReturn[];
 };
 
 /**
@@ -195,7 +323,7 @@ export type SettleBatchRequest = Message<"llmmesh.v1.SettleBatchRequest"> & {
  * Use `create(SettleBatchRequestSchema)` to create a new message.
  */
 export const SettleBatchRequestSchema: GenMessage<SettleBatchRequest> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 5);
+  messageDesc(file_llmmesh_v1_policy_service, 8);
 
 /**
  * @generated from message llmmesh.v1.SettleBatchResponse
@@ -208,7 +336,7 @@ export type SettleBatchResponse = Message<"llmmesh.v1.SettleBatchResponse"> & {
  * Use `create(SettleBatchResponseSchema)` to create a new message.
  */
 export const SettleBatchResponseSchema: GenMessage<SettleBatchResponse> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 6);
+  messageDesc(file_llmmesh_v1_policy_service, 9);
 
 /**
  * @generated from message llmmesh.v1.GetUsageRequest
@@ -230,7 +358,7 @@ export type GetUsageRequest = Message<"llmmesh.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 7);
+  messageDesc(file_llmmesh_v1_policy_service, 10);
 
 /**
  * @generated from message llmmesh.v1.GetUsageResponse
@@ -257,7 +385,7 @@ export type GetUsageResponse = Message<"llmmesh.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_llmmesh_v1_policy_service, 8);
+  messageDesc(file_llmmesh_v1_policy_service, 11);
 
 /**
  * What a request wants to do.
@@ -314,6 +442,18 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof AdmitRequestSchema;
     output: typeof AdmitResponseSchema;
+  },
+  /**
+   * A standing admission for one API key: the router admits that key's
+   * requests itself, within the capacity leased, until the lease is used up
+   * or expires, and asks Admit again past it. Saves an RPC per request.
+   *
+   * @generated from rpc llmmesh.v1.PolicyService.Lease
+   */
+  lease: {
+    methodKind: "unary";
+    input: typeof LeaseRequestSchema;
+    output: typeof LeaseResponseSchema;
   },
   /**
    * Turn a reservation into real usage.

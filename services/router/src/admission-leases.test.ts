@@ -1,0 +1,211 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, createContextValues, createRouterTransport, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ConfigStore, meshError, parseConfig, Reason, silentLogger } from "@llmmesh/common";
+import { LeaseResponseSchema, Operation, PolicyService, PrincipalSchema, type AdmitRequest, type LeaseResponse } from "@llmmesh/proto";
+import { describe, expect, it } from "vitest";
+import { AdmissionLeases, type LeaseReturnInit } from "./admission-leases.js";
+
+const CONFIG = `
+providers:
+  - { name: p, adapter: custom }
+models:
+  - { name: m, targets: [{ provider: p, model: up }] }
+  - { name: other, targets: [{ provider: p, model: up }] }
+`;
+
+/** The two fields of a handler context that admission reads. */
+function contextWithKey(apiKey: string): HandlerContext {
+  const requestHeader = new Headers(apiKey === "" ? {} : { authorization: `Bearer ${apiKey}` });
+  return { requestHeader, signal: new AbortController().signal, values: createContextValues() } as unknown as HandlerContext;
+}
+
+interface FakePolicyOptions {
+  /** What Lease answers (default: a lease without limits on the store's revision). */
+  lease?: (apiKey: string, count: number) => Partial<LeaseResponse> | Error;
+  allowedModels?: string[];
+}
+
+function fakePolicy(config: ConfigStore, options: FakePolicyOptions = {}) {
+  const admits: AdmitRequest[] = [];
+  const leases: string[] = [];
+  const impl: Partial<ServiceImpl<typeof PolicyService>> = {
+    admit(req) {
+      admits.push(req);
+      if (req.apiKey === "bad") throw meshError(Code.Unauthenticated, "Incorrect API key provided: ****.", { reason: Reason.InvalidApiKey });
+      if (req.model === "other" && options.allowedModels && !options.allowedModels.includes("other")) {
+        throw meshError(Code.PermissionDenied, "The API key 'k' is not allowed to use the model 'other'.", { reason: Reason.ModelNotAllowed });
+      }
+      return { principal: principal(options.allowedModels), reservationId: `res-${admits.length}` };
+    },
+    lease(req) {
+      leases.push(req.apiKey);
+      const answer = options.lease?.(req.apiKey, leases.length) ?? {};
+      if (answer instanceof Error) throw answer;
+      return create(LeaseResponseSchema, {
+        principal: principal(options.allowedModels),
+        leaseId: `lease-${leases.length}`,
+        revision: config.current().revision,
+        ttlMs: 1_000n,
+        ...answer,
+      });
+    },
+  };
+  return { client: createClient(PolicyService, createRouterTransport((r) => r.service(PolicyService, impl))), admits, leases };
+}
+
+const principal = (allowedModels: string[] = []) => create(PrincipalSchema, { keyId: "k", tenant: "t", allowedModels });
+
+function harness(options: FakePolicyOptions = {}) {
+  const config = new ConfigStore(parseConfig(CONFIG));
+  const policy = fakePolicy(config, options);
+  const returned: LeaseReturnInit[] = [];
+  const clock = { now: 1_000_000 };
+  const leases = new AdmissionLeases({ policy: policy.client, config, logger: silentLogger, returnLease: (r) => returned.push(r), now: () => clock.now });
+  const admit = (apiKey = "k1", model = "m", estimatedTokens = 10) =>
+    leases.admit(contextWithKey(apiKey), config.current(), { operation: Operation.CHAT, model, estimatedTokens });
+  /** Lets the background Lease call land. */
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 5));
+  return { leases, policy, returned, clock, config, admit, settled };
+}
+
+describe("AdmissionLeases", () => {
+  it("admits a key's first request at policy, and the next ones on the lease it then takes", async () => {
+    const { policy, admit, settled, leases } = harness();
+    const first = await admit();
+    expect(first).toMatchObject({ reservationId: "res-1", leaseId: "" });
+    await settled();
+    const later = [await admit(), await admit(), await admit()];
+    expect(policy.admits).toHaveLength(1);
+    expect(policy.leases).toEqual(["k1"]);
+    for (const admission of later) expect(admission).toMatchObject({ reservationId: "", leaseId: "lease-1", reservedTokens: 0, principal: { keyId: "k", tenant: "t" } });
+    leases.close();
+  });
+
+  it("keeps each key's lease apart, and never leases for a key policy refused", async () => {
+    const { policy, admit, settled, leases } = harness();
+    await admit("k1");
+    await expect(admit("bad")).rejects.toMatchObject({ code: Code.Unauthenticated, rawMessage: "Incorrect API key provided: ****." });
+    await settled();
+    await expect(admit("bad")).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await admit("k2");
+    await settled();
+    expect(policy.leases).toEqual(["k1", "k2"]);
+    expect(policy.admits.map((a) => a.apiKey)).toEqual(["k1", "bad", "bad", "k2"]);
+    leases.close();
+  });
+
+  it("sends to policy what a lease cannot decide, so policy words the refusal: a model the key may not use, listing models", async () => {
+    const { policy, admit, settled, leases, config } = harness({ allowedModels: ["m"] });
+    await admit();
+    await settled();
+    await expect(admit("k1", "other")).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await leases.admit(contextWithKey("k1"), config.current(), { operation: Operation.LIST_MODELS, model: "", estimatedTokens: 0 });
+    await admit("k1", "m");
+    expect(policy.admits.map((a) => [a.model, a.operation])).toEqual([
+      ["m", Operation.CHAT],
+      ["other", Operation.CHAT],
+      ["", Operation.LIST_MODELS],
+    ]);
+    leases.close();
+  });
+
+  it("admits no more than a limited lease holds, renews it half-used, and returns what the replaced lease left", async () => {
+    const { policy, admit, settled, returned, leases } = harness({ lease: (_key, count) => ({ requests: 4n, tokens: 1_000n, leaseId: `lease-${count}` }) });
+    await admit();
+    await settled();
+    const onLease = await admit("k1", "m", 100);
+    expect(onLease).toMatchObject({ leaseId: "lease-1", reservedTokens: 100 });
+    await admit();
+    await admit();
+    // 1 of 4 left after three: a renewal started when it went below half.
+    await settled();
+    expect(policy.leases).toHaveLength(2);
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 1n, unusedTokens: 880n }]);
+    expect((await admit()).leaseId).toBe("lease-2");
+    leases.close();
+  });
+
+  it("goes to policy once a lease is used up", async () => {
+    const { policy, admit, settled, leases } = harness({ lease: (_key, count) => (count === 1 ? { requests: 2n } : { requests: 0n }) });
+    await admit();
+    await settled();
+    expect((await admit()).leaseId).toBe("lease-1");
+    expect((await admit()).leaseId).toBe("lease-1");
+    await settled();
+    // The renewal came back empty: the third request goes to Admit.
+    const third = await admit();
+    expect(third).toMatchObject({ leaseId: "", reservationId: "res-2" });
+    expect(policy.admits).toHaveLength(2);
+    leases.close();
+  });
+
+  it("stops using a lease at its expiry, returns it, and takes a new one", async () => {
+    const { policy, admit, settled, returned, clock, leases } = harness({ lease: (_key, count) => ({ requests: 10n, leaseId: `lease-${count}`, ttlMs: 60_000n }) });
+    await admit();
+    await settled();
+    await admit();
+    clock.now += 60_000;
+    expect((await admit()).reservationId).toBe("res-2");
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 9n, unusedTokens: 0n }]);
+    await settled();
+    expect((await admit()).leaseId).toBe("lease-2");
+    expect(policy.leases).toHaveLength(2);
+    leases.close();
+  });
+
+  it("drops a lease when the config changes, and never holds one policy granted on another revision", async () => {
+    const policySide: { revision?: string } = {};
+    const { policy, admit, settled, returned, config, leases } = harness({
+      lease: (_key, count) => ({ requests: 5n, leaseId: `lease-${count}`, ...policySide }),
+    });
+    await admit();
+    await settled();
+    expect((await admit()).leaseId).toBe("lease-1");
+    // Policy has not caught up with the edit: its next lease names another revision.
+    policySide.revision = "some-other-revision";
+    config.apply(parseConfig(CONFIG + "\n# edited\n"));
+    expect((await admit()).reservationId).toBe("res-2");
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 4n, unusedTokens: 0n }]);
+    // That lease goes straight back, unused.
+    await settled();
+    expect(returned[1]).toEqual({ leaseId: "lease-2", unusedRequests: 5n, unusedTokens: 0n });
+    expect((await admit()).reservationId).toBe("res-3");
+    expect(policy.admits).toHaveLength(3);
+    leases.close();
+  });
+
+  it("admits at policy alone for a while when policy cannot lease", async () => {
+    const { policy, admit, settled, clock, leases } = harness({ lease: () => new ConnectError("not implemented", Code.Unimplemented) });
+    await admit();
+    await settled();
+    await admit();
+    await admit();
+    expect(policy.admits).toHaveLength(3);
+    expect(policy.leases).toHaveLength(1);
+    clock.now += 1_000;
+    await admit();
+    await settled();
+    expect(policy.leases).toHaveLength(2);
+    leases.close();
+  });
+
+  it("under open access, one lease serves every key", async () => {
+    const { policy, admit, settled, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    await admit("anything");
+    await settled();
+    expect((await admit("something-else")).leaseId).toBe("lease-1");
+    expect((await admit("")).principal?.tenant).toBe("default");
+    expect(policy.admits).toHaveLength(1);
+    leases.close();
+  });
+
+  it("returns every limited lease it holds when closed, and nothing of leases without limits", async () => {
+    const { admit, settled, returned, leases } = harness({ lease: (key) => (key === "k1" ? { requests: 3n, tokens: 500n } : {}) });
+    await admit("k1");
+    await admit("k2");
+    await settled();
+    await admit("k1", "m", 50);
+    leases.close();
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 2n, unusedTokens: 450n }]);
+  });
+});
