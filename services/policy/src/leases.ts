@@ -55,15 +55,12 @@ export function takeLease(buckets: KeyBuckets | undefined, at: number): LeaseGra
   return { requests: grantRequests, tokens: grantTokens };
 }
 
-/**
- * Gives back what a router did not use of a lease. Never more than the lease
- * held; unused tokens below zero (estimates past the lease) are charged.
- */
+/** Gives back what a router did not use of a lease, never more than the lease held. */
 export function returnLease(lease: Lease, unusedRequests: number, unusedTokens: number, at: number): void {
   const requests = Math.min(Math.max(0, unusedRequests), lease.requests);
   if (requests > 0) lease.buckets?.requests?.take(-requests, at);
-  const tokens = Math.min(unusedTokens, lease.tokens);
-  if (tokens !== 0) lease.buckets?.tokens?.take(-tokens, at);
+  const tokens = Math.min(Math.max(0, unusedTokens), lease.tokens);
+  if (tokens > 0) lease.buckets?.tokens?.take(-tokens, at);
 }
 
 function shareOf(limit: number): number {

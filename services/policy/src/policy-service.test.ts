@@ -322,19 +322,20 @@ describe("leases", () => {
     await expect(chat(client)).resolves.toBeDefined();
   });
 
-  it("charges a leased request's real tokens beyond its estimate, and an overdrawn lease's excess at its return", async () => {
+  it("charges a leased request's real tokens beyond its estimate, and gives back only what a lease held", async () => {
     const { client } = clientFor(`keys: [{ id: team-a, key: ${TEAM_KEY}, tenant: acme, limits: { tpm: 1000 } }]`, { now: () => 0 });
     const lease = await client.lease({ apiKey: TEAM_KEY });
     expect(lease.tokens).toBe(50n);
-    // Estimates of 40 and 30 went past the lease's 50: 20 overdrawn; the real totals were 400 and 30.
+    // Two requests reserved 20 and 30 of the lease's 50; they really used 400 and 30.
     await client.settleBatch({
       settlements: [
-        { leaseId: lease.leaseId, principal: lease.principal, reservedTokens: 40n, succeeded: true, usage: create(UsageSchema, { promptTokens: 300n, completionTokens: 100n }) },
+        { leaseId: lease.leaseId, principal: lease.principal, reservedTokens: 20n, succeeded: true, usage: create(UsageSchema, { promptTokens: 300n, completionTokens: 100n }) },
         { leaseId: lease.leaseId, principal: lease.principal, reservedTokens: 30n, succeeded: true, usage: create(UsageSchema, { totalTokens: 30n, promptTokens: 20n, completionTokens: 10n }) },
       ],
+      // A return claiming a negative remainder charges nothing more.
       leaseReturns: [{ leaseId: lease.leaseId, unusedTokens: -20n }],
     });
-    // 1000 - 50 - 360 - 20 = 570 left: an estimate of 570 is admitted, and the next request is refused.
+    // 1000 - 50 - 380 = 570 left: an estimate of 570 is admitted, and the next request is refused.
     const admitted = await client.admit({ apiKey: TEAM_KEY, operation: Operation.CHAT, model: "chat-a", estimatedTokens: 570n });
     expect(admitted.reservationId).not.toBe("");
     expect((await admitError(client, TEAM_KEY)).rawMessage).toContain("tokens per minute");

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import { meshError, Reason, type ConfigSnapshot, type ConfigStore, type Logger } from "@llmmesh/common";
@@ -194,7 +195,9 @@ export function createPolicyService(deps: PolicyServiceDeps): ServiceImpl<typeof
       const buckets = key.id === "" ? undefined : limiter.bucketsFor(key.id, key, at);
       const grant = takeLease(buckets, at);
       const limited = grant.requests !== undefined || grant.tokens !== undefined;
-      const leaseId = leases.open({ buckets, requests: grant.requests ?? 0, tokens: grant.tokens ?? 0, createdAt: at });
+      const held = { buckets, requests: grant.requests ?? 0, tokens: grant.tokens ?? 0, createdAt: at };
+      // Only a lease that took capacity is kept for its return; the id of any other just marks its settlements.
+      const leaseId = held.requests > 0 || held.tokens > 0 ? leases.open(held) : randomUUID();
       return create(LeaseResponseSchema, {
         principal: principalOf(key),
         leaseId,

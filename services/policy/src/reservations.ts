@@ -36,7 +36,7 @@ export class ReservationBook<Entry extends { readonly createdAt: number } = Rese
     this.#maxOpen = options.maxOpen ?? 100_000;
   }
 
-  /** Stores a reservation and returns its new id. */
+  /** Stores an entry and returns its new id. */
   open(reservation: Entry): string {
     this.#expire(reservation.createdAt);
     const id = randomUUID();
@@ -44,7 +44,7 @@ export class ReservationBook<Entry extends { readonly createdAt: number } = Rese
     return id;
   }
 
-  /** Removes and returns the reservation, or undefined if unknown (already settled or expired). */
+  /** Removes and returns the entry, or undefined if unknown (already closed or expired). */
   close(id: string): Entry | undefined {
     const found = this.#open.get(id);
     if (found) this.#open.delete(id);

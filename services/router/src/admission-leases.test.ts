@@ -55,12 +55,20 @@ function fakePolicy(config: ConfigStore, options: FakePolicyOptions = {}) {
 
 const principal = (allowedModels: string[] = []) => create(PrincipalSchema, { keyId: "k", tenant: "t", allowedModels });
 
-function harness(options: FakePolicyOptions = {}) {
+function harness(options: FakePolicyOptions & { maxKeys?: number; sweepIntervalMs?: number } = {}) {
   const config = new ConfigStore(parseConfig(CONFIG));
   const policy = fakePolicy(config, options);
   const returned: LeaseReturnInit[] = [];
   const clock = { now: 1_000_000 };
-  const leases = new AdmissionLeases({ policy: policy.client, config, logger: silentLogger, returnLease: (r) => returned.push(r), now: () => clock.now });
+  const leases = new AdmissionLeases({
+    policy: policy.client,
+    config,
+    logger: silentLogger,
+    returnLease: (r) => returned.push(r),
+    now: () => clock.now,
+    maxKeys: options.maxKeys,
+    sweepIntervalMs: options.sweepIntervalMs,
+  });
   const admit = (apiKey = "k1", model = "m", estimatedTokens = 10) =>
     leases.admit(contextWithKey(apiKey), config.current(), { operation: Operation.CHAT, model, estimatedTokens });
   /** Lets the background Lease call land. */
@@ -109,7 +117,7 @@ describe("AdmissionLeases", () => {
     leases.close();
   });
 
-  it("admits no more than a limited lease holds, renews it half-used, and returns what the replaced lease left", async () => {
+  it("takes each request's share from a limited lease, renews it half-used, and uses it to its end before the next", async () => {
     const { policy, admit, settled, returned, leases } = harness({ lease: (_key, count) => ({ requests: 4n, tokens: 1_000n, leaseId: `lease-${count}` }) });
     await admit();
     await settled();
@@ -117,11 +125,15 @@ describe("AdmissionLeases", () => {
     expect(onLease).toMatchObject({ leaseId: "lease-1", reservedTokens: 100 });
     await admit();
     await admit();
-    // 1 of 4 left after three: a renewal started when it went below half.
+    // 1 of 4 left after three: a renewal started when it went below half, and waits behind it.
     await settled();
     expect(policy.leases).toHaveLength(2);
-    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 1n, unusedTokens: 880n }]);
+    expect((await admit()).leaseId).toBe("lease-1");
+    expect(returned).toEqual([]);
+    // Its requests used up, the first lease gives back the tokens it did not use, and the second takes over.
     expect((await admit()).leaseId).toBe("lease-2");
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 0n, unusedTokens: 870n }]);
+    expect(policy.admits).toHaveLength(1);
     leases.close();
   });
 
@@ -207,5 +219,117 @@ describe("AdmissionLeases", () => {
     await admit("k1", "m", 50);
     leases.close();
     expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 2n, unusedTokens: 450n }]);
+  });
+
+  it("after a renewal that brought nothing, keeps the lease in hand and asks again only after a while", async () => {
+    const { policy, admit, settled, clock, leases } = harness({ lease: (_key, count) => (count === 1 ? { requests: 10n } : { requests: 0n }) });
+    await admit();
+    await settled();
+    for (let i = 0; i < 6; i++) expect((await admit()).leaseId).toBe("lease-1");
+    await settled();
+    // The sixth took it below half: one renewal, empty. The next three neither wait for nor ask for another.
+    expect(policy.leases).toHaveLength(2);
+    for (let i = 0; i < 3; i++) expect((await admit()).leaseId).toBe("lease-1");
+    await settled();
+    expect(policy.leases).toHaveLength(2);
+    clock.now += 100;
+    await admit();
+    await settled();
+    expect(policy.leases).toHaveLength(3);
+    leases.close();
+  });
+
+  it("never takes more tokens from a lease than it has left: a larger estimate goes to Admit", async () => {
+    const { policy, admit, settled, leases } = harness({ lease: (_key, count) => (count === 1 ? { requests: 10n, tokens: 100n } : { requests: 0n, tokens: 0n }) });
+    await admit();
+    await settled();
+    expect(await admit("k1", "m", 40)).toMatchObject({ leaseId: "lease-1", reservedTokens: 40 });
+    expect(await admit("k1", "m", 61)).toMatchObject({ leaseId: "", reservationId: "res-2" });
+    expect(await admit("k1", "m", 60)).toMatchObject({ leaseId: "lease-1", reservedTokens: 60 });
+    expect(await admit("k1", "m", 0)).toMatchObject({ leaseId: "", reservationId: "res-3" });
+    expect(policy.admits.map((a) => a.estimatedTokens)).toEqual([10n, 61n, 0n]);
+    leases.close();
+  });
+
+  it("returns a lease past its time even when its key sends nothing more", async () => {
+    const { admit, settled, returned, clock, leases } = harness({ lease: () => ({ requests: 10n }), sweepIntervalMs: 5 });
+    await admit();
+    await settled();
+    await admit();
+    clock.now += 1_000;
+    await expect.poll(() => returned).toEqual([{ leaseId: "lease-1", unusedRequests: 9n, unusedTokens: 0n }]);
+    leases.close();
+  });
+
+  it("holds leases for at most maxKeys keys, returning the oldest", async () => {
+    const { admit, settled, returned, leases } = harness({ lease: (key) => ({ requests: 3n, leaseId: `lease-${key}` }), maxKeys: 2 });
+    for (const key of ["k1", "k2", "k3"]) {
+      await admit(key);
+      await settled();
+    }
+    expect(returned).toEqual([{ leaseId: "lease-k1", unusedRequests: 3n, unusedTokens: 0n }]);
+    expect((await admit("k3")).leaseId).toBe("lease-k3");
+    expect((await admit("k1")).leaseId).toBe("");
+    leases.close();
+  });
+
+  it("gives back straight away a lease granted after it was closed", async () => {
+    const { admit, settled, returned, leases } = harness({ lease: () => ({ requests: 3n }) });
+    await admit();
+    leases.close();
+    await settled();
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 3n, unusedTokens: 0n }]);
+    expect((await admit()).leaseId).toBe("");
+  });
+
+  it("ends a key's lease when policy refuses to renew it", async () => {
+    const { admit, settled, returned, leases } = harness({
+      lease: (_key, count) => (count === 1 ? { requests: 4n } : meshError(Code.Unauthenticated, "Incorrect API key provided: ****.", { reason: Reason.InvalidApiKey })),
+    });
+    await admit();
+    await settled();
+    await admit();
+    await admit();
+    await admit();
+    await settled();
+    expect(returned).toEqual([{ leaseId: "lease-1", unusedRequests: 1n, unusedTokens: 0n }]);
+    expect((await admit()).reservationId).toBe("res-2");
+    leases.close();
+  });
+
+  it("never admits on the open-access lease once the config has keys", async () => {
+    const { policy, admit, settled, config, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    await admit("anything");
+    await settled();
+    expect((await admit("whatever")).leaseId).toBe("lease-1");
+    config.apply(parseConfig(CONFIG + "keys: [{ id: k, key: sk-admission-key-0123456789 }]\n"));
+    await expect(admit("bad")).rejects.toMatchObject({ code: Code.Unauthenticated });
+    expect(policy.admits.map((a) => a.apiKey)).toEqual(["anything", "bad"]);
+    leases.close();
+  });
+
+  it("renews the open-access lease once, however many keys its clients send", async () => {
+    const { policy, admit, settled, clock, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    await admit("first");
+    await settled();
+    clock.now += 600;
+    await Promise.all(["a", "b", "c", "d", "e"].map((key) => admit(key)));
+    await settled();
+    expect(policy.leases).toEqual(["first", "a"]);
+    leases.close();
+  });
+
+  it("renews a lease without limits at half its time, and the renewal takes over at its end: no request waits for policy", async () => {
+    const { policy, admit, settled, clock, leases } = harness({ lease: (_key, count) => ({ ttlMs: 1_000n, leaseId: `lease-${count}` }) });
+    await admit();
+    await settled();
+    clock.now += 500;
+    expect((await admit()).leaseId).toBe("lease-1");
+    await settled();
+    clock.now += 500;
+    expect((await admit()).leaseId).toBe("lease-2");
+    expect(policy.admits).toHaveLength(1);
+    expect(policy.leases).toHaveLength(2);
+    leases.close();
   });
 });

@@ -182,8 +182,8 @@ export type LeaseResponse = Message<"llmmesh.v1.LeaseResponse"> & {
   requests?: bigint | undefined;
 
   /**
-   * Tokens the router may reserve for those requests, admitting while the
-   * lease has any left (as Admit does); absent when the key has no token limit.
+   * Tokens the router may reserve for those requests (each its estimate,
+   * never past what is left); absent when the key has no token limit.
    *
    * @generated from field: optional int64 tokens = 6;
    */
@@ -214,8 +214,6 @@ export type LeaseReturn = Message<"llmmesh.v1.LeaseReturn"> & {
   unusedRequests: bigint;
 
   /**
-   * Negative when the requests' estimates went past the lease: the overdraft is charged.
-   *
    * @generated from field: int64 unused_tokens = 3;
    */
   unusedTokens: bigint;
@@ -446,7 +444,8 @@ export const PolicyService: GenService<{
   /**
    * A standing admission for one API key: the router admits that key's
    * requests itself, within the capacity leased, until the lease is used up
-   * or expires, and asks Admit again past it. Saves an RPC per request.
+   * or expires, and asks Admit again past it. Saves an RPC per request. A
+   * policy that must see every request (to rewrite it, say) leases nothing.
    *
    * @generated from rpc llmmesh.v1.PolicyService.Lease
    */
