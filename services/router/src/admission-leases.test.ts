@@ -53,6 +53,9 @@ function fakePolicy(config: ConfigStore, options: FakePolicyOptions = {}) {
   return { client: createClient(PolicyService, createRouterTransport((r) => r.service(PolicyService, impl))), admits, leases };
 }
 
+/** What policy leases under open access: the default tenant's principal, no limits. */
+const openAccessLease = () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) });
+
 const principal = (allowedModels: string[] = []) => create(PrincipalSchema, { keyId: "k", tenant: "t", allowedModels });
 
 function harness(options: FakePolicyOptions & { maxKeys?: number; sweepIntervalMs?: number } = {}) {
@@ -202,7 +205,7 @@ describe("AdmissionLeases", () => {
   });
 
   it("under open access, one lease serves every key", async () => {
-    const { policy, admit, settled, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    const { policy, admit, settled, leases } = harness({ lease: openAccessLease });
     await admit("anything");
     await settled();
     expect((await admit("something-else")).leaseId).toBe("lease-1");
@@ -298,7 +301,7 @@ describe("AdmissionLeases", () => {
   });
 
   it("never admits on the open-access lease once the config has keys", async () => {
-    const { policy, admit, settled, config, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    const { policy, admit, settled, config, leases } = harness({ lease: openAccessLease });
     await admit("anything");
     await settled();
     expect((await admit("whatever")).leaseId).toBe("lease-1");
@@ -309,7 +312,7 @@ describe("AdmissionLeases", () => {
   });
 
   it("renews the open-access lease once, however many keys its clients send", async () => {
-    const { policy, admit, settled, clock, leases } = harness({ lease: () => ({ principal: create(PrincipalSchema, { keyId: "", tenant: "default" }) }) });
+    const { policy, admit, settled, clock, leases } = harness({ lease: openAccessLease });
     await admit("first");
     await settled();
     clock.now += 600;

@@ -1,24 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client, type HandlerContext } from "@connectrpc/connect";
 import { bearerToken, Header, type ConfigSnapshot, type ConfigStore, type Logger } from "@llmmesh/common";
-import { Operation, PrincipalSchema, type ChatRequest, type LeaseResponse, type LeaseReturnSchema, type PolicyService, type Principal } from "@llmmesh/proto";
-import { admit, type AdmissionRequest } from "./admission.js";
-
-/** How policy let one request in: with a reservation of its own (Admit), or on a lease. */
-export interface Admission {
-  readonly principal: Principal | undefined;
-  /**
-   * The request as policy rewrote it, when it did. Only Admit rewrites: a
-   * policy that must see every request grants leases of nothing.
-   */
-  readonly chat?: ChatRequest | undefined;
-  /** Admit's reservation; empty for a request admitted on a lease. */
-  readonly reservationId: string;
-  /** The lease that admitted the request; empty when Admit did. */
-  readonly leaseId: string;
-  /** Tokens the request took from its lease (0 when the lease has no token limit). */
-  readonly reservedTokens: number;
-}
+import { Operation, PrincipalSchema, type LeaseResponse, type LeaseReturnSchema, type PolicyService, type Principal } from "@llmmesh/proto";
+import { admit, type Admission, type AdmissionRequest } from "./admission.js";
 
 /** What a router gives back of a lease it is done with. */
 export type LeaseReturnInit = MessageInitShape<typeof LeaseReturnSchema>;
@@ -80,7 +64,9 @@ const OPEN_ACCESS_SLOT = Symbol("open access");
  * every refusal (a bad key, a model not allowed, a limit reached) exactly as
  * policy words it: a model this router's revision does not know or the
  * principal may not use, a lease used up or expired, a lease from another
- * config revision.
+ * config revision. With policy unreachable, a lease in hand still admits
+ * until it expires (1 s for a key with limits, 10 s without); after that,
+ * Admit fails closed.
  */
 export class AdmissionLeases {
   readonly #options: AdmissionLeasesOptions;
@@ -131,7 +117,7 @@ export class AdmissionLeases {
     // A request still on the revision before a reload is admitted at policy; the lease stays for the new one.
     if (snapshot.revision !== this.#options.config.current().revision) return undefined;
     const now = this.#now();
-    const held = this.#leaseThatFits(apiKey, request, now);
+    const held = this.#leaseThatFits(apiKey, snapshot.revision, request, now);
     if (!held) return undefined;
     if (!snapshot.models.has(request.model) || (held.allowed && !held.allowed.has(request.model))) return undefined;
     const limitedTokens = held.grantedTokens !== Infinity;
@@ -160,8 +146,7 @@ export class AdmissionLeases {
    * is left goes to Admit, which charges it at once, so policy's buckets
    * always know of every token reserved.
    */
-  #leaseThatFits(apiKey: string, request: AdmissionRequest, now: number): HeldLease | undefined {
-    const revision = this.#options.config.current().revision;
+  #leaseThatFits(apiKey: string, revision: string, request: AdmissionRequest, now: number): HeldLease | undefined {
     for (;;) {
       const held = this.#leaseOf(apiKey);
       if (!held) return undefined;

@@ -1,5 +1,5 @@
 import type { Client, HandlerContext } from "@connectrpc/connect";
-import { Operation, type AdmitResponse, type ChatRequest, type CompletionRequest, type EmbedRequest, type PolicyService } from "@llmmesh/proto";
+import { Operation, type AdmitResponse, type ChatRequest, type CompletionRequest, type EmbedRequest, type PolicyService, type Principal } from "@llmmesh/proto";
 
 /** What policy needs to admit one request. */
 export interface AdmissionRequest {
@@ -7,6 +7,22 @@ export interface AdmissionRequest {
   /** The client's model name; empty for listing models. */
   model: string;
   estimatedTokens: number;
+}
+
+/** How policy let one request in: with a reservation of its own (Admit), or on a lease. */
+export interface Admission {
+  readonly principal: Principal | undefined;
+  /**
+   * The request as policy rewrote it, when it did. Only Admit rewrites: a
+   * policy that must see every request grants leases of nothing.
+   */
+  readonly chat?: ChatRequest | undefined;
+  /** Admit's reservation; empty for a request admitted on a lease. */
+  readonly reservationId: string;
+  /** The lease that admitted the request; empty when Admit did. */
+  readonly leaseId: string;
+  /** Tokens the request took from its lease (0 when the lease has no token limit). */
+  readonly reservedTokens: number;
 }
 
 /**

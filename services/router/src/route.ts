@@ -1,8 +1,7 @@
 import { Code, type Client, type HandlerContext } from "@connectrpc/connect";
 import { meshError, Reason, type ConfigSnapshot, type Logger } from "@llmmesh/common";
 import type { AdapterService } from "@llmmesh/proto";
-import type { AdmissionRequest } from "./admission.js";
-import type { Admission } from "./admission-leases.js";
+import type { Admission, AdmissionRequest } from "./admission.js";
 import { runAttempts, type AttemptCallOptions, type AttemptResult, type Candidate } from "./attempts.js";
 import { startDeadline, type RequestDeadline } from "./deadline.js";
 import type { Settlement } from "./settlement.js";

@@ -3,7 +3,8 @@ import { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@llmmesh/common";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { PolicyService, SettleRequestSchema, Target, Usage } from "@llmmesh/proto";
-import type { Admission, LeaseReturnInit } from "./admission-leases.js";
+import type { Admission } from "./admission.js";
+import type { LeaseReturnInit } from "./admission-leases.js";
 
 /** How one admitted request ended, for policy's accounting. */
 export interface Settlement {
