@@ -23,6 +23,7 @@ import { CLOCK_TICKS, procAvailable } from "./lib/proc-stats.js";
 import { MESH_RPCS_PER_REQUEST, loadRunFlagged, performancePage, resultsMarkdown } from "./lib/report.js";
 import { REPO, startAllInOne, startMesh, startMinimalProxy, startMock, straightTarget, writeMeshConfig } from "./lib/targets.js";
 import { ensurePortkey, startPortkey } from "./lib/portkey.js";
+import { DEFAULT_HEAP_GROWTH_PERCENT } from "@llmmesh/common";
 
 /** Stream profiles of the mock: quick streams for TTFT, slow ones for --streams. */
 const MOCK_PROFILES = { streamChunks: ANSWER_WORDS.length, streamDelayMs: 2, slowChunks: 20, slowDelayMs: 1000 };
@@ -32,6 +33,17 @@ const HOLD_RAMP_PER_SECOND = 1000;
 const PREWARM_CONNECTIONS = 16;
 /** Warm-up of every round after a target's first at a concurrency. */
 const LATER_ROUND_WARMUP_MS = 300;
+
+/**
+ * The V8 heap growth LLM Mesh's processes ran with: every child inherits this
+ * process's environment, so LLMMESH_HEAP_GROWTH_PERCENT here is theirs.
+ * @returns {{ percent: number, fromEnv: boolean }}
+ */
+function meshHeapGrowth() {
+  const raw = process.env.LLMMESH_HEAP_GROWTH_PERCENT;
+  if (raw === undefined || raw.trim() === "") return { percent: DEFAULT_HEAP_GROWTH_PERCENT, fromEnv: false };
+  return { percent: Number(raw), fromEnv: true };
+}
 
 /** @param {string} message */
 function log(message) {
@@ -427,6 +439,7 @@ async function main() {
       openFilesLimit: openFilesLimit(),
       laterRoundWarmupMs: LATER_ROUND_WARMUP_MS,
       meshRpcsPerRequest: MESH_RPCS_PER_REQUEST,
+      meshHeapGrowth: meshHeapGrowth(),
       options,
       resultsFile,
       elapsedS: (performance.now() - startedAt) / 1000,

@@ -44,6 +44,16 @@ function meshRpcsOf(results) {
   return typeof results.meta.meshRpcsPerRequest === "number" ? results.meta.meshRpcsPerRequest : 3;
 }
 
+/**
+ * How a run's LLM Mesh processes held their heap (recorded since runs could differ in it).
+ * @param {{ percent: number, fromEnv: boolean }} growth
+ */
+function heapGrowthText(growth) {
+  const how = growth.fromEnv ? "set by `LLMMESH_HEAP_GROWTH_PERCENT`" : "the default, `LLMMESH_HEAP_GROWTH_PERCENT` unset";
+  if (growth.percent === 0) return `V8's own heap growth heuristics (${how})`;
+  return `V8's old generation may grow ${growth.percent} % past what its last full collection kept (${how})`;
+}
+
 const MiB = 2 ** 20;
 
 /** @param {number | null | undefined} ms */
@@ -608,7 +618,7 @@ one run with each other (the ratios), not the absolute figures of two runs.
 
 - Command: \`${m.command}\` — ${m.date}, ${m.elapsedS.toFixed(0)} s
 - Commit ${m.commit}${m.dirty ? " with uncommitted changes" : ""}; Node ${m.node}; ${m.platform}; ${m.cores} × ${m.cpuModel}
-- Cores: ${m.coreSplit}
+- Cores: ${m.coreSplit}${m.meshHeapGrowth ? `\n- LLM Mesh's processes: ${heapGrowthText(m.meshHeapGrowth)}` : ""}
 - Load: autocannon ${m.autocannonVersion} (programmatic API) in its own process; HTTP/1.1 keep-alive, one request at a time per
   connection; ${m.options.connections.join(", ")} connections. ${m.options.prewarmS ? `Each target first gets ${m.options.prewarmS} s of unmeasured load (16 connections), so that its JIT has compiled the hot path whatever its speed.` : ""} Per concurrency, ${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} in which the targets
   take turns (rotated each round): ${m.options.warmupS} s warm-up before a target's first round, ${m.laterRoundWarmupMs / 1000} s before the
