@@ -23,7 +23,7 @@ import { CLOCK_TICKS, procAvailable } from "./lib/proc-stats.js";
 import { MESH_RPCS_PER_REQUEST, loadRunFlagged, performancePage, resultsMarkdown } from "./lib/report.js";
 import { REPO, startAllInOne, startMesh, startMinimalProxy, startMock, straightTarget, writeMeshConfig } from "./lib/targets.js";
 import { ensurePortkey, startPortkey } from "./lib/portkey.js";
-import { heapGrowthToSet } from "@llmmesh/common";
+import { heapSlackToManage } from "@llmmesh/common";
 
 /** Stream profiles of the mock: quick streams for TTFT, slow ones for --streams. */
 const MOCK_PROFILES = { streamChunks: ANSWER_WORDS.length, streamDelayMs: 2, slowChunks: 20, slowDelayMs: 1000 };
@@ -35,15 +35,16 @@ const PREWARM_CONNECTIONS = 16;
 const LATER_ROUND_WARMUP_MS = 300;
 
 /**
- * The V8 heap growth LLM Mesh's processes ran with (0: V8's own heuristics):
- * every child inherits this process's environment, and reads it with the same
- * function, so a value it would refuse stops the bench here.
- * @returns {{ percent: number, fromEnv: boolean }}
+ * The bound on V8's heap growth LLM Mesh's processes ran with (MiB of garbage
+ * past each full collection; 0: V8's own heuristics): every child inherits
+ * this process's environment, and reads it with the same function, so a
+ * value it would refuse stops the bench here.
+ * @returns {{ slackMiB: number, fromEnv: boolean }}
  */
-function meshHeapGrowth() {
-  const raw = process.env.LLMMESH_HEAP_GROWTH_PERCENT;
+function meshHeapSlack() {
+  const raw = process.env.LLMMESH_HEAP_SLACK_MIB;
   try {
-    return { percent: heapGrowthToSet(process.env, []) ?? 0, fromEnv: raw !== undefined && raw.trim() !== "" };
+    return { slackMiB: (heapSlackToManage(process.env, []) ?? 0) / 2 ** 20, fromEnv: raw !== undefined && raw.trim() !== "" };
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
@@ -194,7 +195,7 @@ async function main() {
   const entries = ["packages/launcher/dist/main.js", ...["policy", "adapter-openai", "adapter-custom", "router", "gateway"].map((s) => `services/${s}/dist/main.js`)];
   const missing = entries.filter((entry) => !existsSync(join(REPO, entry)));
   if (missing.length > 0) throw new Error(`not built (${missing.join(", ")}): run \`npm run build\` first (npm run bench does)`);
-  const heapGrowth = meshHeapGrowth();
+  const heapSlack = meshHeapSlack();
 
   const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
   const split = coreSplit(options.pin, cores);
@@ -444,7 +445,7 @@ async function main() {
       openFilesLimit: openFilesLimit(),
       laterRoundWarmupMs: LATER_ROUND_WARMUP_MS,
       meshRpcsPerRequest: MESH_RPCS_PER_REQUEST,
-      meshHeapGrowth: heapGrowth,
+      meshHeapSlack: heapSlack,
       options,
       resultsFile,
       elapsedS: (performance.now() - startedAt) / 1000,

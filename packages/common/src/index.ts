@@ -23,7 +23,7 @@ export { createDirectTransport, collectImplementations } from "./mesh/direct-tra
 export { hostComponents } from "./mesh/host.js";
 export type { Host, HostOptions } from "./mesh/host.js";
 export { runProcess, runMain, DEFAULT_CONFIG_PATH } from "./mesh/process.js";
-export { heapGrowthToSet } from "./mesh/heap-growth.js";
+export { heapSlackToManage } from "./mesh/heap-growth.js";
 export { forwardableError, forwardableErrors } from "./mesh/interceptors.js";
 export { createAdapterRpcs, unknownProtocolError } from "./adapter-rpcs.js";
 export type { AdapterProtocol, OpenCall, OpenedCall, ProbeResult, UnknownProtocol } from "./adapter-rpcs.js";

@@ -6,7 +6,7 @@ import { portFromEnv } from "../env.js";
 import { createLogger } from "../logger.js";
 import type { Component } from "./component.js";
 import { hostComponents, type Host } from "./host.js";
-import { applyHeapGrowth } from "./heap-growth.js";
+import { manageHeapGrowth } from "./heap-growth.js";
 
 /** Where a process finds its config when LLMMESH_CONFIG is not set. */
 export const DEFAULT_CONFIG_PATH = "config/llmmesh.yaml";
@@ -21,7 +21,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
  * all-in-one launcher are this call with different components.
  */
 export async function runProcess(components: readonly Component[], env: NodeJS.ProcessEnv = process.env): Promise<Host> {
-  applyHeapGrowth(env);
+  manageHeapGrowth(env);
   const names = components.map((c) => c.name).join("+");
   const logger = createLogger({ process: names });
   const state = new InstanceState(instanceIdentity(names));
