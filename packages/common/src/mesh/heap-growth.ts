@@ -11,8 +11,8 @@ import * as v8 from "node:v8";
  * `--streams 10000`). A fixed percentage instead (20 %: 1.4 GiB) ran 5 to 20
  * times as many full collections as V8 on 100 KB to 1 MB prompts, at up to
  * 1.6 times the CPU per request; the bound costs nothing measurable at 100 KB
- * and about a tenth more CPU at 1 MB, where a small heap may still grow up to
- * V8's own largest step.
+ * and a tenth to a fifth more CPU per request at 1 MB (1.7 times V8's full
+ * collections), as a small heap may still grow up to V8's own largest step.
  */
 export const DEFAULT_HEAP_SLACK_MIB = 64;
 /** The least growth between full collections, however large the heap: below it they would run back to back. */
