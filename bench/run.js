@@ -42,9 +42,8 @@ const LATER_ROUND_WARMUP_MS = 300;
  * @returns {{ slackMiB: number, fromEnv: boolean }}
  */
 function meshHeapSlack() {
-  const raw = process.env.LLMMESH_HEAP_SLACK_MIB;
   try {
-    return { slackMiB: (heapSlackToManage(process.env, []) ?? 0) / 2 ** 20, fromEnv: raw !== undefined && raw.trim() !== "" };
+    return { slackMiB: (heapSlackToManage(process.env, []) ?? 0) / 2 ** 20, fromEnv: Boolean(process.env.LLMMESH_HEAP_SLACK_MIB?.trim()) };
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

@@ -45,25 +45,16 @@ function meshRpcsOf(results) {
 }
 
 /**
- * How a run's LLM Mesh processes held their heap (recorded since runs could
- * differ in it): a bound in MiB since then, a fixed growth percent in runs
- * of 2026-12-01 before it.
+ * How a run's LLM Mesh processes held their heap, for runs that recorded it.
  * @param {Record<string, any>} meta
  * @returns {string | undefined}
  */
 function heapText(meta) {
-  if (meta.meshHeapSlack) {
-    const { slackMiB, fromEnv } = meta.meshHeapSlack;
-    const how = fromEnv ? "set by `LLMMESH_HEAP_SLACK_MIB`" : "the default, `LLMMESH_HEAP_SLACK_MIB` unset";
-    if (slackMiB === 0) return `V8's own heap growth heuristics (${how})`;
-    return `a full collection is due once the old generation holds ${slackMiB} MiB more than the last one kept (at least 20 %, at most V8's own 4×; ${how})`;
-  }
-  if (meta.meshHeapGrowth) {
-    const { percent, fromEnv } = meta.meshHeapGrowth;
-    const how = fromEnv ? "set by `LLMMESH_HEAP_GROWTH_PERCENT`" : "the default then";
-    return percent === 0 ? `V8's own heap growth heuristics (${how})` : `V8's old generation may grow ${percent} % past what its last full collection kept (${how})`;
-  }
-  return undefined;
+  if (!meta.meshHeapSlack) return undefined;
+  const { slackMiB, fromEnv } = meta.meshHeapSlack;
+  const how = fromEnv ? "set by `LLMMESH_HEAP_SLACK_MIB`" : "the default, `LLMMESH_HEAP_SLACK_MIB` unset";
+  if (slackMiB === 0) return `V8's own heap growth heuristics (${how})`;
+  return `a full collection is due once the old generation holds ${slackMiB} MiB more than the last one kept (at least 20 %, at most V8's own 4×; ${how})`;
 }
 
 const MiB = 2 ** 20;
@@ -616,6 +607,7 @@ export function resultsMarkdown(results, options = {}) {
  */
 export function performancePage(results) {
   const m = results.meta;
+  const heap = heapText(m);
   const targetLines = results.targets.map((t) => `- **${t.label}** (\`${t.id}\`): ${describeTarget(t.id)}${t.note ? ` — ${t.note}` : ""}`);
   return `# Performance
 
@@ -630,7 +622,7 @@ one run with each other (the ratios), not the absolute figures of two runs.
 
 - Command: \`${m.command}\` — ${m.date}, ${m.elapsedS.toFixed(0)} s
 - Commit ${m.commit}${m.dirty ? " with uncommitted changes" : ""}; Node ${m.node}; ${m.platform}; ${m.cores} × ${m.cpuModel}
-- Cores: ${m.coreSplit}${heapText(m) ? `\n- LLM Mesh's processes: ${heapText(m)}` : ""}
+- Cores: ${m.coreSplit}${heap ? `\n- LLM Mesh's processes: ${heap}` : ""}
 - Load: autocannon ${m.autocannonVersion} (programmatic API) in its own process; HTTP/1.1 keep-alive, one request at a time per
   connection; ${m.options.connections.join(", ")} connections. ${m.options.prewarmS ? `Each target first gets ${m.options.prewarmS} s of unmeasured load (16 connections), so that its JIT has compiled the hot path whatever its speed.` : ""} Per concurrency, ${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} in which the targets
   take turns (rotated each round): ${m.options.warmupS} s warm-up before a target's first round, ${m.laterRoundWarmupMs / 1000} s before the
