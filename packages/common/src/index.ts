@@ -14,6 +14,8 @@ export { startServer } from "./server.js";
 export type { ServeOptions, RunningServer, HttpHandler } from "./server.js";
 export { createServiceTransport, serviceClient } from "./clients.js";
 export { markDeadline, unmarkDeadline } from "./rpc/call-signal.js";
+export { requestBuffered, ResponseTooLargeError } from "./buffered-request.js";
+export type { BufferedResponse } from "./buffered-request.js";
 export type { TransportOptions } from "./clients.js";
 export { portFromEnv } from "./env.js";
 export type { Component, ComponentName, ComponentContext, BuiltComponent, MeshClients } from "./mesh/component.js";

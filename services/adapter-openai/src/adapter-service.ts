@@ -2,9 +2,9 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { createAdapterRpcs, unknownProtocolError, type ConfigSnapshot, type ConfigStore, type Logger, type OpenedCall } from "@llmmesh/common";
 import type { AdapterService } from "@llmmesh/proto";
 import { protocols } from "./providers/index.js";
-import type { ResolvedProvider, UpstreamCall } from "./providers/provider.js";
+import type { ProtocolRequest, ResolvedProvider, UpstreamCall } from "./providers/provider.js";
 import { ProviderResolver } from "./provider-resolver.js";
-import { readBodyText, transportFailure, UpstreamClient } from "./upstream-client.js";
+import { readBodyText, transportFailure, UpstreamClient, type UpstreamRequest } from "./upstream-client.js";
 
 /** What the OpenAI adapter needs. `env` holds the secrets `${VAR}` references name (default `process.env`). */
 export interface OpenAIAdapterDeps {
@@ -57,6 +57,19 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
 /** Binds one provider, cancellation signal and the shared pools into the call a protocol uses. */
 function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: UpstreamClient, logger: Logger): UpstreamCall & { readonly waitedMs: number } {
   let waitedMs = 0;
+  const upstreamRequest = (request: ProtocolRequest): UpstreamRequest => ({
+    method: request.method,
+    url: endpointUrl(provider.baseUrl, request.path),
+    headers: request.headers,
+    body: request.body,
+    signal,
+    timeoutMs: provider.timeoutMs,
+  });
+  const answered = (request: ProtocolRequest, status: number, started: number) => {
+    waitedMs += performance.now() - started;
+    // Never log headers or bodies: they hold the key and the user's data.
+    logger.debug("upstream answered", { provider: provider.name, method: request.method, path: request.path, status, ms: Math.round(performance.now() - started) });
+  };
   return {
     provider,
     signal,
@@ -69,27 +82,15 @@ function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: U
     },
     async send(request) {
       const started = performance.now();
-      const response = await upstream.send(
-        {
-          method: request.method,
-          url: endpointUrl(provider.baseUrl, request.path),
-          headers: request.headers,
-          body: request.body,
-          signal,
-          timeoutMs: provider.timeoutMs,
-        },
-        provider.name,
-      );
-      waitedMs += performance.now() - started;
-      // Never log headers or bodies: they hold the key and the user's data.
-      logger.debug("upstream answered", {
-        provider: provider.name,
-        method: request.method,
-        path: request.path,
-        status: response.status,
-        ms: Math.round(performance.now() - started),
-      });
+      const response = await upstream.send(upstreamRequest(request), provider.name);
+      answered(request, response.status, started);
       return response;
+    },
+    async fetch(request) {
+      const started = performance.now();
+      const answer = await upstream.fetch(upstreamRequest(request), provider.name);
+      answered(request, answer.status, started);
+      return answer;
     },
     async readText(response) {
       const started = performance.now();

@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from "undici";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { meshError, Reason } from "@llmmesh/common";
+import { meshError, Reason, requestBuffered } from "@llmmesh/common";
 
 /** An upstream HTTP response whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -8,6 +8,13 @@ export interface UpstreamResponse {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The body stream; whoever receives the response must consume or destroy it. */
   readonly body: Dispatcher.ResponseData["body"];
+}
+
+/** An upstream HTTP response read to its end. */
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly headers: UpstreamResponse["headers"];
+  readonly text: string;
 }
 
 /** One HTTP request to an upstream, fully described. */
@@ -23,6 +30,9 @@ export interface UpstreamRequest {
   readonly timeoutMs: number;
 }
 
+/** Decodes bodies as undici's `text()` does (a byte-order mark is dropped). */
+const UTF8 = new TextDecoder();
+
 /** Idle keep-alive sockets are closed after this long; upstreams (OpenAI: ~60 s) close theirs later. */
 const KEEP_ALIVE_MS = 30_000;
 
@@ -35,21 +45,21 @@ const KEEP_ALIVE_MS = 30_000;
 export class UpstreamClient {
   readonly #pools = new Map<string, Pool>();
 
-  /** Sends a request; a transport failure becomes a mesh error (see `transportFailure`). */
+  /** Sends a request and returns once its headers arrive; a transport failure becomes a mesh error (see `transportFailure`). */
   async send(request: UpstreamRequest, provider: string): Promise<UpstreamResponse> {
     try {
-      const response = await this.#pool(request.url.origin).request({
-        method: request.method,
-        path: request.url.pathname + request.url.search,
-        headers: request.headers,
-        body: request.body,
-        signal: request.signal,
-        // Why both: non-streamed answers arrive only when generation ends (bounded by
-        // the headers timeout); streams may last long but must not go silent.
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-      });
+      const response = await this.#pool(request.url.origin).request({ ...dispatchOptions(request), signal: request.signal });
       return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (err) {
+      throw transportFailure(err, provider, request.signal);
+    }
+  }
+
+  /** Sends a request and reads its whole answer, with no body stream in between; failures as for `send`. */
+  async fetch(request: UpstreamRequest, provider: string): Promise<UpstreamAnswer> {
+    try {
+      const response = await requestBuffered(this.#pool(request.url.origin), dispatchOptions(request), request.signal);
+      return { status: response.status, headers: response.headers, text: UTF8.decode(response.body) };
     } catch (err) {
       throw transportFailure(err, provider, request.signal);
     }
@@ -79,6 +89,19 @@ export class UpstreamClient {
     }
     return pool;
   }
+}
+
+function dispatchOptions(request: UpstreamRequest): Dispatcher.DispatchOptions {
+  return {
+    method: request.method,
+    path: request.url.pathname + request.url.search,
+    headers: request.headers,
+    body: request.body,
+    // Why both: non-streamed answers arrive only when generation ends (bounded by
+    // the headers timeout); streams may last long but must not go silent.
+    headersTimeout: request.timeoutMs,
+    bodyTimeout: request.timeoutMs,
+  };
 }
 
 /** Reads a whole response body as text; a failure while reading becomes a mesh error. */

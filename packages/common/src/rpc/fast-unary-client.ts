@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor, type Transport, type UnaryRequest
 import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Pool } from "undici";
+import { requestBuffered, ResponseTooLargeError } from "../buffered-request.js";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
 import { abortError, cannotAbort } from "./call-signal.js";
 import { transportFrom } from "./transport-calls.js";
@@ -25,7 +26,7 @@ export type ClosableTransport = Transport & { close(): Promise<void> };
 /**
  * The client side of the hot path: Connect unary calls with binary messages
  * over a pool of kept-alive HTTP/1.1 connections (undici), one buffer each
- * way. Measured several times cheaper per call than the general HTTP/2
+ * way (`requestBuffered`: no body stream). Measured several times cheaper per call than the general HTTP/2
  * client; streaming calls go to `streaming`, which keeps them multiplexed.
  * Interceptors, deadlines and cancellation behave as on any transport.
  */
@@ -48,18 +49,14 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
       const signal = cannotAbort(req.signal) ? undefined : req.signal;
       // headersTimeout/bodyTimeout 0: the call's own deadline bounds it. undici's
       // defaults (300 s) would cut a long non-streamed generation and look retryable.
-      response = await pool.request({ method: "POST", path: prefix + rpcPath(method), headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      const request = { method: "POST", path: prefix + rpcPath(method), headers, body, headersTimeout: 0, bodyTimeout: 0 } as const;
+      response = await requestBuffered(pool, request, signal, limit);
     } catch (err) {
       if (req.signal.aborted) throw abortError(req.signal);
+      if (err instanceof ResponseTooLargeError) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
       throw new ConnectError(`cannot reach ${url.origin}: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
     }
-    const declared = Number(response.headers["content-length"]);
-    if (declared > limit) {
-      response.body.destroy();
-      throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
-    }
-    const bytes = new Uint8Array(await response.body.arrayBuffer());
-    if (bytes.byteLength > limit) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
+    const bytes = response.body;
     const header = new Headers();
     const trailer = new Headers();
     for (const [name, value] of Object.entries(response.headers)) {
@@ -67,10 +64,10 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
       if (name.startsWith("trailer-")) trailer.set(name.slice(8), value);
       else header.set(name, value);
     }
-    if (response.statusCode === 200 && header.get("content-type") === UNARY_PROTO) {
+    if (response.status === 200 && header.get("content-type") === UNARY_PROTO) {
       return { stream: false, service: method.parent, method, header, trailer, message: fromBinary(method.output, bytes) };
     }
-    const fallback = new ConnectError(`HTTP ${response.statusCode} from ${url.origin}`, codeFromHttpStatus(response.statusCode));
+    const fallback = new ConnectError(`HTTP ${response.status} from ${url.origin}`, codeFromHttpStatus(response.status));
     throw header.get("content-type")?.startsWith("application/json") ? errorFromJsonBytes(bytes, undefined, fallback) : fallback;
   };
 

@@ -1,6 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { AdapterProtocol, Logger } from "@llmmesh/common";
-import type { UpstreamResponse } from "../upstream-client.js";
+import type { UpstreamAnswer, UpstreamResponse } from "../upstream-client.js";
 
 /**
  * A provider's config with its secrets resolved. Lives only inside this
@@ -38,15 +38,17 @@ export interface UpstreamCall {
   /** Aborts when the RPC is cancelled or its deadline passes. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  /** Sends a request to this provider; transport failures arrive as mesh errors. */
+  /** Sends a request to this provider and returns at its headers (for a stream); transport failures arrive as mesh errors. */
   send(request: ProtocolRequest): Promise<UpstreamResponse>;
+  /** Sends a request to this provider and reads its whole answer; failures as for `send`. */
+  fetch(request: ProtocolRequest): Promise<UpstreamAnswer>;
   /** Reads a whole body as text; failures while reading arrive as mesh errors. */
   readText(response: UpstreamResponse): Promise<string>;
   /** Turns a failure while reading a body (for example a stream) into a mesh error. */
   failure(err: unknown): ConnectError;
   /**
    * Counts the time since `since` (a `performance.now()`) as spent waiting on
-   * the upstream; `send` and `readText` count theirs, a protocol reading a
+   * the upstream; `send`, `fetch` and `readText` count theirs, a protocol reading a
    * body itself (a stream) counts its reads.
    */
   waited(since: number): void;

@@ -21,7 +21,7 @@ interface UpstreamErrorInfo {
  * meaning, the message is the upstream's own (scrubbed of our secrets), and
  * the detail carries status, retry-after and the upstream's type and code.
  */
-export function httpError(call: UpstreamCall, response: UpstreamResponse, text: string): ConnectError {
+export function httpError(call: UpstreamCall, response: Pick<UpstreamResponse, "status" | "headers">, text: string): ConnectError {
   const info = errorInfo(parseJson(text));
   const retryAfter = retryAfterMs(response.headers);
   const message = info.message ?? `provider "${call.provider.name}" answered HTTP ${response.status}`;

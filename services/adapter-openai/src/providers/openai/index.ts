@@ -1,6 +1,6 @@
 import type { ProtocolRequest, ProviderProtocol, UpstreamCall } from "../provider.js";
 import { lazyMessages } from "@llmmesh/common";
-import type { UpstreamResponse } from "../../upstream-client.js";
+import type { UpstreamAnswer, UpstreamResponse } from "../../upstream-client.js";
 import { chatCompletionRequest, completionRequest, embeddingsRequest, modelsRequest } from "./request.js";
 import { parseChatResponse, parseCompletionResponse, parseEmbedResponse, parseModelList } from "./response.js";
 import { chatChunks, completionChunks } from "./stream.js";
@@ -13,8 +13,8 @@ import { httpError } from "./errors.js";
  */
 export const openAIProtocol: ProviderProtocol = {
   async chat(call, model, request) {
-    const response = await call.send(chatCompletionRequest(call.provider, model, request, false));
-    return parseChatResponse(call, response.status, await successText(call, response));
+    const answer = await call.fetch(chatCompletionRequest(call.provider, model, request, false));
+    return parseChatResponse(call, answer.status, successText(call, answer));
   },
 
   chatStream(call, model, request) {
@@ -22,8 +22,8 @@ export const openAIProtocol: ProviderProtocol = {
   },
 
   async complete(call, model, request) {
-    const response = await call.send(completionRequest(call.provider, model, request, false));
-    return parseCompletionResponse(call, response.status, await successText(call, response));
+    const answer = await call.fetch(completionRequest(call.provider, model, request, false));
+    return parseCompletionResponse(call, answer.status, successText(call, answer));
   },
 
   completeStream(call, model, request) {
@@ -31,23 +31,22 @@ export const openAIProtocol: ProviderProtocol = {
   },
 
   async embed(call, model, request) {
-    const response = await call.send(embeddingsRequest(call.provider, model, request));
-    return parseEmbedResponse(call, response.status, await successText(call, response));
+    const answer = await call.fetch(embeddingsRequest(call.provider, model, request));
+    return parseEmbedResponse(call, answer.status, successText(call, answer));
   },
 
   async listModels(call) {
-    const response = await call.send(modelsRequest(call.provider));
-    return parseModelList(call, response.status, await successText(call, response));
+    const answer = await call.fetch(modelsRequest(call.provider));
+    return parseModelList(call, answer.status, successText(call, answer));
   },
 
   async probe(call) {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
-      const response = await call.send(modelsRequest(call.provider));
-      const text = await call.readText(response);
-      if (isSuccess(response.status)) return { healthy: true, latencyMs: elapsed(), message: `HTTP ${response.status}` };
-      return { healthy: false, latencyMs: elapsed(), message: `HTTP ${response.status}: ${httpError(call, response, text).rawMessage}` };
+      const answer = await call.fetch(modelsRequest(call.provider));
+      if (isSuccess(answer.status)) return { healthy: true, latencyMs: elapsed(), message: `HTTP ${answer.status}` };
+      return { healthy: false, latencyMs: elapsed(), message: `HTTP ${answer.status}: ${httpError(call, answer, answer.text).rawMessage}` };
     } catch (err) {
       if (call.signal.aborted) throw err;
       return { healthy: false, latencyMs: elapsed(), message: call.failure(err).rawMessage };
@@ -63,10 +62,9 @@ async function streamResponse(call: UpstreamCall, request: ProtocolRequest): Pro
 }
 
 /** The body of a 2xx answer; a non-2xx answer throws its mesh error. */
-async function successText(call: UpstreamCall, response: UpstreamResponse): Promise<string> {
-  const text = await call.readText(response);
-  if (!isSuccess(response.status)) throw httpError(call, response, text);
-  return text;
+function successText(call: UpstreamCall, answer: UpstreamAnswer): string {
+  if (!isSuccess(answer.status)) throw httpError(call, answer, answer.text);
+  return answer.text;
 }
 
 function isSuccess(status: number): boolean {
