@@ -7,12 +7,15 @@ import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import { startChild } from "./children.js";
 import { REPO, logTailOf } from "./targets.js";
 
 const CACHE = join(REPO, "bench", ".cache", "portkey");
 const PACKAGE = "@portkey-ai/gateway";
 const INSTALL_TIMEOUT_MS = 300_000;
+/** Lets its streamed answers work on Node (see the file). */
+const STREAM_HEADERS_FIX = join(REPO, "bench", "lib", "portkey-stream-headers.js");
 
 /**
  * Installs the gateway into bench/.cache/portkey unless that version is already there.
@@ -64,7 +67,8 @@ function freePort() {
  */
 export async function startPortkey(install, mockUrl, cpus) {
   const port = await freePort();
-  const child = startChild("portkey", process.execPath, [install.entry, `--port=${port}`, "--headless"], {
+  const args = ["--import", pathToFileURL(STREAM_HEADERS_FIX).href, install.entry, `--port=${port}`, "--headless"];
+  const child = startChild("portkey", process.execPath, args, {
     cwd: join(install.entry, "..", ".."),
     env: { ...process.env, NODE_ENV: "production" },
     cpus,
@@ -77,7 +81,7 @@ export async function startPortkey(install, mockUrl, cpus) {
     // Its documented headers for an OpenAI-compatible upstream at a custom address.
     headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": `${mockUrl}/v1`, authorization: "Bearer dummy" },
     procs: [{ role: "portkey", pid: child.pid }],
-    note: `${PACKAGE}@${install.version}, node build/start-server.js --headless, NODE_ENV=production`,
+    note: `${PACKAGE}@${install.version}, node build/start-server.js --headless, NODE_ENV=production, with bench/lib/portkey-stream-headers.js preloaded (without it every streamed request answers 500 on Node: Portkey-AI/gateway#1389)`,
     stop: () => child.stop(),
     crashes: () => [child.crashed()].filter((c) => c !== undefined),
     logTail: () => logTailOf("portkey", child.output()),
