@@ -26,8 +26,9 @@ export type ClosableTransport = Transport & { close(): Promise<void> };
 /**
  * The client side of the hot path: Connect unary calls with binary messages
  * over a pool of kept-alive HTTP/1.1 connections (undici), one buffer each
- * way (`requestBuffered`: no body stream). Measured several times cheaper per call than the general HTTP/2
- * client; streaming calls go to `streaming`, which keeps them multiplexed.
+ * way (`requestBuffered`: no body stream). Measured several times cheaper
+ * per call than the general HTTP/2 client; streaming calls go to
+ * `streaming`, which keeps them multiplexed.
  * Interceptors, deadlines and cancellation behave as on any transport.
  */
 export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTransportOptions): ClosableTransport {
