@@ -22,14 +22,13 @@ describe("watchFile", () => {
       check();
     });
 
-  it("reports edits in place and by rename, once each, and not a touch or a sibling file", async () => {
+  it("reports edits in place and by rename, once each, and not a touch", async () => {
     const path = join(dir, "config.yaml");
     await writeFile(path, "v1");
     const seen: string[] = [];
     watch = watchFile(path, "v1", (text) => seen.push(text), () => {});
 
     await utimes(path, new Date(), new Date());
-    await writeFile(join(dir, "other.yaml"), "not this one");
     // Past the watcher's settle window, so a report of the touch would be in by now.
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(seen).toEqual([]);
@@ -39,5 +38,22 @@ describe("watchFile", () => {
     await rename(join(dir, "config.yaml.tmp"), path);
     await next(seen, 2);
     expect(seen).toEqual(["v2", "v3"]);
+  });
+
+  it("does not read the file when only another file in its directory changes", async () => {
+    // The watched file does not exist yet: a read caused by the sibling would be reported as an error.
+    const path = join(dir, "config.yaml");
+    const seen: string[] = [];
+    const errors: string[] = [];
+    watch = watchFile(path, "", (text) => seen.push(text), (err) => errors.push(err.message));
+
+    await writeFile(join(dir, "other.yaml"), "not this one");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(errors).toEqual([]);
+    // The watch is live: the file's own creation is reported.
+    await writeFile(path, "v1");
+    await next(seen, 1);
+    expect(seen).toEqual(["v1"]);
+    expect(errors).toEqual([]);
   });
 });
