@@ -133,7 +133,7 @@ function budgetSeconds(options, targetCount) {
   // short warm-up, and ~0.4 s to start each load generator.
   const perTarget = (/** @type {number} */ measureS) => options.warmupS + options.rounds * (measureS + 0.4) + (options.rounds - 1) * (LATER_ROUND_WARMUP_MS / 1000);
   const load = options.connections.length * targetCount * perTarget(options.durationS) + targetCount * (options.prewarmS + 1);
-  const streams = targetCount * perTarget(options.streamDurationS);
+  const streams = targetCount * (perTarget(options.streamDurationS) + options.prewarmS + 1);
   const hold = options.streams > 0 ? options.streamsTargets.length * options.streamsProtocols.length * (options.streams / HOLD_RAMP_PER_SECOND + (MOCK_PROFILES.slowChunks * MOCK_PROFILES.slowDelayMs) / 1000 + 30) : 0;
   // A soak slice may run as slowly as 200 requests/s before it is stopped.
   const soakS = options.soak > 0 ? options.soakTargets.length * (options.soak / 200 + 60) : 0;
@@ -331,6 +331,19 @@ async function main() {
     }
   }
 
+  // The streamed path has code of its own (stream setup, per-chunk relay):
+  // it gets its own unmeasured load, for the same reason as the one above.
+  if (options.prewarmS > 0) {
+    for (const target of measured) {
+      if (target.id === "straight" || target.id === "proxy2" || !streamable.has(target.id) || !stillUp(target, "before the streamed pre-warm")) continue;
+      try {
+        await measureStreams(context, target, { concurrency: PREWARM_CONNECTIONS, warmupMs: options.prewarmS * 1000, measureMs: 100, expectTokens: MOCK_PROFILES.streamChunks });
+      } catch (err) {
+        log(`  streamed pre-warm ${target.id}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+      }
+    }
+  }
+
   /** @type {Map<string, import("./lib/measure.js").StreamResult[]>} */
   const streamRounds = new Map();
   for (let round = 0; round < options.rounds; round++) {
@@ -443,6 +456,7 @@ async function main() {
       holdRampPerSecond: HOLD_RAMP_PER_SECOND,
       openFilesLimit: openFilesLimit(),
       laterRoundWarmupMs: LATER_ROUND_WARMUP_MS,
+      streamPrewarm: options.prewarmS > 0,
       meshRpcsPerRequest: MESH_RPCS_PER_REQUEST,
       meshHeapSlack: heapSlack,
       options,

@@ -16,7 +16,9 @@ docs/performance.md and docs/performance.svg.
   --prewarm S             unmeasured load (16 connections) on every target right
                           after it starts (default 3; 0 with --quick), so that
                           every target's JIT has compiled its hot path before
-                          the first round, however fast or slow the target is
+                          the first round, however fast or slow the target is;
+                          as long again of unmeasured streams (16 at once)
+                          before the streamed runs, for the streamed path
   --warmup S              warm-up seconds before a target's first round (default 1;
                           later rounds warm up for 0.3 s on new connections)
   --connections 1,16,64   concurrencies of the non-streamed runs
