@@ -1,6 +1,7 @@
 import { createClient, type CallOptions, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { lazyMessages, mapMessages } from "./stream-iterators.js";
 import { createFastStreamClient } from "./rpc/fast-stream-client.js";
+import { oneMessage } from "./rpc/request-messages.js";
 import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
 import type { DescMethodServerStreaming, DescService } from "@bufbuild/protobuf";
 
@@ -43,7 +44,7 @@ export function serviceClient<S extends DescService>(service: S, transport: Tran
     const streaming = method as DescMethodServerStreaming;
     client[method.localName] = (input: Record<string, unknown>, options?: CallOptions) => {
       // Started at once, as Connect's client does; its failure surfaces at the first next().
-      const response = transport.stream(streaming, options?.signal, options?.timeoutMs, options?.headers, singleMessage(input), options?.contextValues);
+      const response = transport.stream(streaming, options?.signal, options?.timeoutMs, options?.headers, oneMessage(input), options?.contextValues);
       return lazyMessages(async () => {
         const { header, trailer, message } = await response;
         options?.onHeader?.(header);
@@ -55,8 +56,4 @@ export function serviceClient<S extends DescService>(service: S, transport: Tran
     };
   }
   return client as Client<S>;
-}
-
-async function* singleMessage<T>(message: T): AsyncIterable<T> {
-  yield message;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { isCollectable } from "../../../test/support/collectable.js";
 import { expandMessages, lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
 
 /** A source that records how it was stopped. */
@@ -154,6 +155,18 @@ describe("startingWith", () => {
 });
 
 describe("lazyMessages", () => {
+  it("lets go of what its start function holds once it has started", async () => {
+    // A handler's start function closes over its request, which may be a whole conversation.
+    const { lazy, held } = (() => {
+      const request = { text: "x".repeat(64 * 1024) };
+      const started = lazyMessages(async () => recordingSource([request.text.length]).source);
+      return { lazy: started, held: new WeakRef(request) };
+    })();
+    expect(await lazy.next()).toEqual({ done: false, value: 64 * 1024 });
+    expect(await isCollectable(held)).toBe(true);
+    expect(await lazy.next()).toEqual({ done: true, value: undefined });
+  });
+
   it("starts on the first next(), not before", async () => {
     let starts = 0;
     const lazy = lazyMessages(async () => {

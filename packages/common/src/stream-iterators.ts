@@ -252,11 +252,18 @@ export function lazyMessages<T>(start: () => Promise<AsyncIterator<T>>): Message
 }
 
 class LazyMessages<T> implements MessageStream<T> {
+  /**
+   * Dropped once called: what it closes over (a call's request, say) would
+   * otherwise stay reachable for as long as the stream is open.
+   */
+  #start: (() => Promise<AsyncIterator<T>>) | undefined;
   #started: AsyncIterator<T> | undefined;
   #starting: Promise<AsyncIterator<T>> | undefined;
   #over = false;
 
-  constructor(private readonly start: () => Promise<AsyncIterator<T>>) {}
+  constructor(start: () => Promise<AsyncIterator<T>>) {
+    this.#start = start;
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
@@ -265,7 +272,11 @@ class LazyMessages<T> implements MessageStream<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#started !== undefined) return this.#started.next();
     if (this.#over) return done();
-    this.#starting ??= startOf(this.start);
+    if (this.#starting === undefined) {
+      const start = this.#start as () => Promise<AsyncIterator<T>>;
+      this.#start = undefined;
+      this.#starting = startOf(start);
+    }
     return this.#starting.then(
       (started) => {
         if (this.#over) {
@@ -285,12 +296,14 @@ class LazyMessages<T> implements MessageStream<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.#over = true;
+    this.#start = undefined;
     if (this.#started !== undefined) stopQuietly(this.#started);
     return done();
   }
 
   throw(err?: unknown): Promise<IteratorResult<T>> {
     this.#over = true;
+    this.#start = undefined;
     if (this.#started !== undefined) stopQuietly(this.#started, err);
     return Promise.reject(err);
   }

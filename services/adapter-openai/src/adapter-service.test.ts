@@ -123,6 +123,9 @@ describe("chatStream", () => {
     // The client did not ask for usage; the adapter asks upstream anyway.
     expect(mock.requests[0]?.body).toMatchObject({ model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true } });
     expect(mock.requests[0]?.headers.accept).toBe("text/event-stream");
+    // Sent with its length, as a non-streamed request is (some upstreams refuse chunked uploads).
+    expect(mock.requests[0]?.headers["transfer-encoding"]).toBeUndefined();
+    expect(Number(mock.requests[0]?.headers["content-length"])).toBe(Buffer.byteLength(JSON.stringify(mock.requests[0]?.body)));
   });
 
   it("passes tool-call fragments through so they reassemble into the upstream's arguments", async () => {

@@ -45,10 +45,13 @@ const KEEP_ALIVE_MS = 30_000;
 export class UpstreamClient {
   readonly #pools = new Map<string, Pool>();
 
-  /** Sends a request and returns once its headers arrive; a transport failure becomes a mesh error (see `transportFailure`). */
+  /**
+   * Sends a request and returns once its headers arrive, for answers read as
+   * they come (streams); a transport failure becomes a mesh error (see `transportFailure`).
+   */
   async send(request: UpstreamRequest, provider: string): Promise<UpstreamResponse> {
     try {
-      const response = await this.#pool(request.url.origin).request({ ...dispatchOptions(request), signal: request.signal });
+      const response = await this.#pool(request.url.origin).request({ ...dispatchOptions(request), ...releasedOnceSent(request), signal: request.signal });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (err) {
       throw transportFailure(err, provider, request.signal);
@@ -102,6 +105,40 @@ function dispatchOptions(request: UpstreamRequest): Dispatcher.DispatchOptions {
     headersTimeout: request.timeoutMs,
     bodyTimeout: request.timeoutMs,
   };
+}
+
+/**
+ * The body as an iterable that lets go of its bytes once undici has taken
+ * them, with their length as content-length (the bytes on the wire are the
+ * same). undici keeps a request's body, as a string and as a Buffer, until
+ * its answer ends: for a stream that is its whole length, and with long
+ * prompts and many open streams those copies were most of the adapter's memory.
+ */
+function releasedOnceSent(request: UpstreamRequest): Pick<Dispatcher.DispatchOptions, "body" | "headers"> {
+  if (request.body === undefined) return {};
+  const bytes = Buffer.from(request.body);
+  // undici takes any iterable body (docs/api/Dispatcher.md, `body`); its types list only the other kinds.
+  const body = new SentOnce(bytes) as unknown as Dispatcher.DispatchOptions["body"];
+  return { body, headers: { ...request.headers, "content-length": String(bytes.byteLength) } };
+}
+
+/** One chunk, handed out once. */
+class SentOnce implements Iterable<Uint8Array>, Iterator<Uint8Array> {
+  #bytes: Uint8Array | undefined;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Uint8Array> {
+    const bytes = this.#bytes;
+    this.#bytes = undefined;
+    return bytes === undefined ? { done: true, value: undefined } : { done: false, value: bytes };
+  }
 }
 
 /** Reads a whole response body as text; a failure while reading becomes a mesh error. */

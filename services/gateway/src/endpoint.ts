@@ -69,14 +69,7 @@ export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result
   const dialect = spec.dialect ?? OPENAI_DIALECT;
   return async (req, res, ctx, params) => {
     try {
-      let body = NO_BODY;
-      if (spec.readsBody) {
-        // The limit is read per request so a config reload applies to the next one.
-        const limit = env.config.current().config.server.body_limit_bytes;
-        body = parseJsonObject(await readBody(req, limit, ctx.signal), req.headers["content-type"]);
-      }
-      const parsed = spec.parse({ body, params, headers: req.headers });
-      const reply = spec.render(await spec.call(parsed, ctx), parsed, ctx);
+      const reply = await replyTo(spec, env, req, ctx, params);
       if (reply.kind === "json") {
         writeJson(res, ctx, 200, reply.body, reply.headers, dialect);
       } else {
@@ -86,6 +79,22 @@ export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result
       respondWithError(res, ctx, err, env.logger, dialect);
     }
   };
+}
+
+/**
+ * Read → parse → call → render, in a frame of its own: the endpoint then
+ * waits on a stream for as long as it lasts, and the request's body and
+ * parsed form in its frame would stay reachable all that time.
+ */
+async function replyTo<Parsed, Result>(spec: EndpointSpec<Parsed, Result>, env: EndpointEnv, req: GatewayRequest, ctx: RequestContext, params: PathParams): Promise<Reply> {
+  let body = NO_BODY;
+  if (spec.readsBody) {
+    // The limit is read per request so a config reload applies to the next one.
+    const limit = env.config.current().config.server.body_limit_bytes;
+    body = parseJsonObject(await readBody(req, limit, ctx.signal), req.headers["content-type"]);
+  }
+  const parsed = spec.parse({ body, params, headers: req.headers });
+  return spec.render(await spec.call(parsed, ctx), parsed, ctx);
 }
 
 /**

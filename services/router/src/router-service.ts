@@ -122,16 +122,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
       settle({ admission: route.admission, model: admitted.model, target: target?.target, usage, succeeded });
     };
     try {
-      // An attempt succeeds once its first chunk arrives: until then a failure may be retried
-      // or fall back invisibly; after it, the client has seen output and every failure is theirs to see.
-      const result = await route.attempt(async (client, planned, { signal }) => {
-        // No timeoutMs: the deadline bounds the wait for the first chunk (through `signal`),
-        // not the length of a healthy stream.
-        const iterator = open(client, planned, signal, route)[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        if (first.done) throw emptyStreamError(planned);
-        return { iterator, first: first.value };
-      });
+      const result = await route.attempt(firstChunkAttempt(open, route));
       target = result.target;
       if (!result.ok) throw result.error;
       route.deadline.disarm();
@@ -176,7 +167,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
             const source = route.admission.chat ?? chat;
             return client.chatStream({ target: planned.target, chat: { ...source, model: planned.target.model } }, { signal });
           },
-          (chunk, served) => create(RouterServiceChatStreamResponseSchema, { chunk, served }),
+          chatStreamMessage,
         );
       });
     },
@@ -199,7 +190,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
           ctx,
           admitted,
           (client, planned, signal) => client.completeStream({ target: planned.target, completion: { ...completion, model: planned.target.model } }, { signal }),
-          (chunk, served) => create(RouterServiceCompleteStreamResponseSchema, { chunk, served }),
+          completeStreamMessage,
         );
       });
     },
@@ -221,6 +212,33 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
     },
   };
 }
+
+/**
+ * One attempt of a streamed call: it succeeds once its first chunk arrives.
+ * Until then a failure may be retried or fall back invisibly; after it, the
+ * client has seen output and every failure is theirs to see. Made out here
+ * so that only the attempts hold `open`, and through it the request: what
+ * `serveStream`'s closures keep lives as long as the stream.
+ */
+function firstChunkAttempt<Chunk>(
+  open: (client: AdapterClient, planned: PlannedTarget, signal: AbortSignal, route: Route) => AsyncIterable<{ chunk?: Chunk; upstreamMs?: number }>,
+  route: Route,
+) {
+  return async (client: AdapterClient, planned: PlannedTarget, { signal }: AttemptCallOptions) => {
+    // No timeoutMs: the deadline bounds the wait for the first chunk (through `signal`),
+    // not the length of a healthy stream.
+    const iterator = open(client, planned, signal, route)[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (first.done) throw emptyStreamError(planned);
+    return { iterator, first: first.value };
+  };
+}
+
+// The stream messages, made at module level: a closure made inside a handler
+// would keep the handler's scope, request included, for as long as the stream.
+const chatStreamMessage = (chunk: RouterServiceChatStreamResponse["chunk"], served?: Served) => create(RouterServiceChatStreamResponseSchema, { chunk, served });
+const completeStreamMessage = (chunk: RouterServiceCompleteStreamResponse["chunk"], served?: Served) =>
+  create(RouterServiceCompleteStreamResponseSchema, { chunk, served });
 
 /** What one successful unary attempt yields: the answer, its usage and the adapter's upstream time. */
 interface UnaryAnswer<T> {

@@ -48,8 +48,7 @@ async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBy
   };
   let failure: ConnectError | undefined;
   try {
-    const input = await readRequest(req, method.input, maxMessageBytes);
-    outputs = spec.impl(input, ctx)[Symbol.asyncIterator]();
+    outputs = await startImplementation(spec, req, ctx, maxMessageBytes);
     for (;;) {
       const next = await outputs.next();
       if (next.done) break;
@@ -69,6 +68,16 @@ async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBy
   call.markAnswered();
   const succeededBare = failure === undefined && (trailers === undefined || isEmpty(trailers));
   res.end(succeededBare ? EMPTY_END_STREAM : envelope(END_STREAM_FLAG, encoder.encode(JSON.stringify(endStreamToJson(trailers ?? new Headers(), failure, {})))));
+}
+
+/**
+ * Reads the request and starts the implementation on it, in a frame of its
+ * own: `serve` waits on the stream for as long as it lasts, and a request
+ * in its frame would stay reachable all that time.
+ */
+async function startImplementation(spec: StreamSpec, req: Request, ctx: ServerCall["ctx"], maxMessageBytes: number): Promise<AsyncIterator<MessageInitShape<DescMessage>>> {
+  const input = await readRequest(req, spec.method.input, maxMessageBytes);
+  return spec.impl(input, ctx)[Symbol.asyncIterator]();
 }
 
 /** Reads the one request envelope of a server-streaming call. */
