@@ -624,7 +624,7 @@ one run with each other (the ratios), not the absolute figures of two runs.
 - Commit ${m.commit}${m.dirty ? " with uncommitted changes" : ""}; Node ${m.node}; ${m.platform}; ${m.cores} × ${m.cpuModel}
 - Cores: ${m.coreSplit}${heap ? `\n- LLM Mesh's processes: ${heap}` : ""}
 - Load: autocannon ${m.autocannonVersion} (programmatic API) in its own process; HTTP/1.1 keep-alive, one request at a time per
-  connection; ${m.options.connections.join(", ")} connections. ${m.options.prewarmS ? `Each target first gets ${m.options.prewarmS} s of unmeasured load (16 connections), so that its JIT has compiled the hot path whatever its speed${m.streamPrewarm ? ", and as much of unmeasured streams (16 at once) before the streamed runs" : ""}.` : ""} Per concurrency, ${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} in which the targets
+  connection; ${m.options.connections.join(", ")} connections. ${m.options.prewarmS ? `Each target first gets ${m.options.prewarmS} s of unmeasured load (16 connections), so that its JIT has compiled the hot path whatever its speed${m.streamPrewarm ? ", and as many seconds of unmeasured streams (16 at once) before the streamed runs" : ""}.` : ""} Per concurrency, ${m.options.rounds} round${m.options.rounds === 1 ? "" : "s"} in which the targets
   take turns (rotated each round): ${m.options.warmupS} s warm-up before a target's first round, ${m.laterRoundWarmupMs / 1000} s before the
   others, then ${m.options.durationS} s measured. Every figure is the median of the rounds (errors are summed), so a burst of
   noise from the shared machine hits one round rather than one target.
