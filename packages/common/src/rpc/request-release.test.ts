@@ -1,11 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ServiceImpl, Transport } from "@connectrpc/connect";
 import { healthV1 } from "@llmmesh/proto";
 import { isCollectable } from "../../../../test/support/collectable.js";
 import { createServiceTransport, serviceClient } from "../clients.js";
 import { collectImplementations, createDirectTransport } from "../mesh/direct-transport.js";
 import { silentLogger } from "../logger.js";
-import { startServer, type RunningServer } from "../server.js";
+import { startServer } from "../server.js";
 import { lazyMessages, PushedMessages } from "../stream-iterators.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
@@ -21,14 +21,6 @@ const heldOpen: Partial<ServiceImpl<typeof Health>> = {
     }),
 };
 const register = (router: Parameters<Parameters<typeof collectImplementations>[0]>[0]) => router.service(Health, heldOpen);
-
-let server: RunningServer | undefined;
-const closers: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await server?.close(100);
-  server = undefined;
-});
 
 /**
  * Opens a stream whose request only this function held, reads its first
@@ -51,10 +43,14 @@ async function requestCollectableWhileOpen(transport: Transport): Promise<boolea
 
 describe("a stream in flight", () => {
   it("does not keep its request over the network", async () => {
-    server = await startServer({ host: "127.0.0.1", port: 0, services: [], routes: register, maxMessageBytes: 1024 * 1024, logger: silentLogger });
+    const server = await startServer({ host: "127.0.0.1", port: 0, services: [], routes: register, maxMessageBytes: 1024 * 1024, logger: silentLogger });
     const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024 });
-    closers.push(() => transport.close());
-    expect(await requestCollectableWhileOpen(transport)).toBe(true);
+    try {
+      expect(await requestCollectableWhileOpen(transport)).toBe(true);
+    } finally {
+      await transport.close();
+      await server.close(100);
+    }
   });
 
   it("does not keep its request in process", async () => {
