@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, isMessage, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { mapMessages, type MessageStream } from "../stream-iterators.js";
+import { mapMessages, startingWith, type MessageStream } from "../stream-iterators.js";
 
 /**
  * The one request message of a server-streaming call, as an iterable that
@@ -10,36 +10,11 @@ import { mapMessages, type MessageStream } from "../stream-iterators.js";
  * registers to the end.
  */
 export function oneMessage<T>(message: T): MessageStream<T> {
-  return new OneMessage(message);
+  // startingWith lets go of its first value once it has handed it out.
+  return startingWith(message, NOTHING_MORE as AsyncIterator<T>);
 }
 
-class OneMessage<T> implements MessageStream<T> {
-  #pending: { value: T } | undefined;
-
-  constructor(message: T) {
-    this.#pending = { value: message };
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    return Promise.resolve(pending === undefined ? { done: true, value: undefined } : { done: false, value: pending.value });
-  }
-
-  return(): Promise<IteratorResult<T>> {
-    this.#pending = undefined;
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  throw(err?: unknown): Promise<IteratorResult<T>> {
-    this.#pending = undefined;
-    return Promise.reject(err);
-  }
-}
+const NOTHING_MORE: AsyncIterator<never> = { next: () => Promise.resolve({ done: true, value: undefined }) };
 
 /** The request messages of a call as real messages (callers may pass init objects); holds none once read. */
 export function normalized<I extends DescMessage>(schema: I, input: AsyncIterable<MessageInitShape<I>>): AsyncIterable<MessageShape<I>> {
