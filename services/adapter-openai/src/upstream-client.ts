@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from "undici";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { meshError, Reason, requestBuffered } from "@llmmesh/common";
+import { meshError, oneMessage, Reason, requestBuffered } from "@llmmesh/common";
 
 /** An upstream HTTP response whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -118,27 +118,8 @@ function releasedOnceSent(request: UpstreamRequest): Pick<Dispatcher.DispatchOpt
   if (request.body === undefined) return {};
   const bytes = Buffer.from(request.body);
   // undici takes any iterable body (docs/api/Dispatcher.md, `body`); its types list only the other kinds.
-  const body = new SentOnce(bytes) as unknown as Dispatcher.DispatchOptions["body"];
+  const body = oneMessage(bytes) as unknown as Dispatcher.DispatchOptions["body"];
   return { body, headers: { ...request.headers, "content-length": String(bytes.byteLength) } };
-}
-
-/** One chunk, handed out once. */
-class SentOnce implements Iterable<Uint8Array>, Iterator<Uint8Array> {
-  #bytes: Uint8Array | undefined;
-
-  constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
-  }
-
-  [Symbol.iterator](): this {
-    return this;
-  }
-
-  next(): IteratorResult<Uint8Array> {
-    const bytes = this.#bytes;
-    this.#bytes = undefined;
-    return bytes === undefined ? { done: true, value: undefined } : { done: false, value: bytes };
-  }
 }
 
 /** Reads a whole response body as text; a failure while reading becomes a mesh error. */

@@ -3,10 +3,11 @@ import { create, isMessage, type DescMessage, type MessageInitShape, type Messag
 import { mapMessages, startingWith, type MessageStream } from "../stream-iterators.js";
 
 /**
- * The one request message of a server-streaming call, as an iterable that
- * lets go of it once it has been read. A transport's request object stays
- * reachable for as long as its stream is open (its signal is watched), and a
- * request can be a whole conversation: a generator would keep it in its
+ * One value, as an async iterable that lets go of it once it has been read:
+ * a call's one request message (a transport's request object stays
+ * reachable for as long as its stream is open, since its signal is watched),
+ * or an upstream request's body (undici keeps a body until the answer ends).
+ * Either can be a whole conversation, and a generator would keep it in its
  * registers to the end.
  */
 export function oneMessage<T>(message: T): MessageStream<T> {
