@@ -12,12 +12,16 @@ export interface TransportOptions {
   /** Deadline for calls that set none of their own. */
   defaultTimeoutMs?: number;
   interceptors?: Interceptor[];
+  /** False: streams always over HTTP/2, never on the peer's multiplexed connection. */
+  multiplexStreams?: boolean;
 }
 
 /**
  * A transport to another mesh service over the network, speaking the Connect
  * protocol with binary messages: unary calls over pooled keep-alive
- * HTTP/1.1, streams multiplexed on one cleartext HTTP/2 connection.
+ * HTTP/1.1; streams on one multiplexed connection (the mesh's own framing,
+ * see rpc/mux-frames.ts), or one cleartext HTTP/2 connection to a peer that
+ * does not speak it.
  */
 export function createServiceTransport(baseUrl: string, options: TransportOptions): ClosableTransport {
   const streaming = createFastStreamClient(baseUrl, options);

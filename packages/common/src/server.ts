@@ -8,6 +8,9 @@ import { registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
 import { createFastUnaryHandler } from "./rpc/fast-unary-server.js";
 import { createFastStreamHandler } from "./rpc/fast-stream-server.js";
+import { MuxServerConnection } from "./rpc/mux-server.js";
+import { MUX_PREFACE } from "./rpc/mux-frames.js";
+import { routesOfKind } from "./rpc/server-call.js";
 import { collectImplementations } from "./mesh/direct-transport.js";
 import type { Logger } from "./logger.js";
 
@@ -87,6 +90,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Room for thousands of concurrent streams per connection (Node's default
   // session memory, 10 MB, resets the whole connection under load).
   const h2 = http2.createServer({ maxSessionMemory: 512, settings: { maxConcurrentStreams: 100_000, initialWindowSize: 1 << 20 } }, serve);
+  const streamRoutes = routesOfKind(implementations, "server_streaming");
+  const multiplexed = new Set<MuxServerConnection>();
   const sockets = new Set<net.Socket>();
   const undecided = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
@@ -106,11 +111,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const onSilent = () => socket.destroy();
     socket.setTimeout(SNIFF_TIMEOUT_MS, onSilent);
     undecided.add(socket);
-    sniff(socket, (isHttp2) => {
+    sniff(socket, (protocol, rest) => {
       socket.setTimeout(0);
       socket.off("timeout", onSilent);
       undecided.delete(socket);
-      (isHttp2 ? h2 : h1).emit("connection", socket);
+      if (protocol === "mux") {
+        const connection = new MuxServerConnection(socket, streamRoutes, options.maxMessageBytes, rest);
+        multiplexed.add(connection);
+        socket.once("close", () => multiplexed.delete(connection));
+      } else {
+        socket.unshift(rest);
+        (protocol === "h2" ? h2 : h1).emit("connection", socket);
+      }
     });
   });
 
@@ -131,6 +143,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of undecided) socket.destroy();
       for (const session of sessions) session.close();
+      for (const connection of multiplexed) connection.goAway();
       h1.closeIdleConnections();
       const deadline = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
@@ -145,18 +158,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
-/** Reads just enough of a new connection to tell HTTP/2 from HTTP/1.1, then puts the bytes back. */
-function sniff(socket: net.Socket, decide: (isHttp2: boolean) => void): void {
+/**
+ * Reads just enough of a new connection to tell its protocol: HTTP/2 with
+ * prior knowledge and the mesh's multiplexing open with fixed prefaces,
+ * anything else is HTTP/1.1. `rest` is what was read past a multiplexing
+ * preface, or everything read for the others.
+ */
+function sniff(socket: net.Socket, decide: (protocol: "h1" | "h2" | "mux", rest: Buffer) => void): void {
   let seen = Buffer.alloc(0);
+  const couldBe = (preface: Buffer) => {
+    const prefix = seen.subarray(0, Math.min(seen.length, preface.length));
+    return prefix.equals(preface.subarray(0, prefix.length));
+  };
   const onReadable = () => {
     let chunk: Buffer | null;
     while ((chunk = socket.read() as Buffer | null) !== null) seen = Buffer.concat([seen, chunk]);
-    const prefix = seen.subarray(0, Math.min(seen.length, HTTP2_PREFACE.length));
-    const couldBeHttp2 = prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length));
-    if (couldBeHttp2 && seen.length < HTTP2_PREFACE.length) return;
+    const http2 = couldBe(HTTP2_PREFACE);
+    const mux = couldBe(MUX_PREFACE);
+    if ((http2 && seen.length < HTTP2_PREFACE.length) || (mux && seen.length < MUX_PREFACE.length)) return;
     socket.off("readable", onReadable);
-    socket.unshift(seen);
-    decide(couldBeHttp2);
+    if (mux) decide("mux", seen.subarray(MUX_PREFACE.length));
+    else decide(http2 ? "h2" : "h1", seen);
   };
   socket.on("readable", onReadable);
 }

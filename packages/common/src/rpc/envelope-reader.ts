@@ -1,35 +1,39 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
-/** One enveloped message of a Connect stream: flags and payload. */
-export interface Envelope {
-  flags: number;
-  data: Uint8Array;
+/** One length-prefixed frame: its fixed-size head (ending in the payload's length) and its payload. */
+export interface Frame {
+  head: Buffer;
+  data: Buffer;
 }
 
 /**
- * Splits a byte stream into Connect envelopes (1 flag byte, 4 length bytes,
- * payload) as bytes arrive, whatever the chunk boundaries. Refuses payloads
- * over `maxBytes` before buffering them.
+ * Splits a byte stream into length-prefixed frames as bytes arrive, whatever
+ * the chunk boundaries: a head of `headBytes` whose last 4 bytes are the
+ * payload's length (big-endian), then the payload. Refuses payloads over
+ * `maxBytes` before buffering them.
  */
-export class EnvelopeReader {
+export class FrameReader {
   #chunks: Buffer[] = [];
   #buffered = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly headBytes: number,
+    private readonly maxBytes: number,
+  ) {}
 
-  /** Adds bytes; returns every envelope now complete. */
-  push(chunk: Buffer): Envelope[] {
+  /** Adds bytes; returns every frame now complete. */
+  push(chunk: Buffer): Frame[] {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    const out: Envelope[] = [];
+    const out: Frame[] = [];
+    const headBytes = this.headBytes;
     for (;;) {
-      if (this.#buffered < 5) return out;
-      const head = this.#peek(5);
-      const length = head.readUInt32BE(1);
+      if (this.#buffered < headBytes) return out;
+      const length = this.#peek(headBytes).readUInt32BE(headBytes - 4);
       if (length > this.maxBytes) throw new ConnectError(`message larger than ${this.maxBytes} bytes`, Code.ResourceExhausted);
-      if (this.#buffered < 5 + length) return out;
-      const whole = this.#take(5 + length);
-      out.push({ flags: whole[0]!, data: whole.subarray(5) });
+      if (this.#buffered < headBytes + length) return out;
+      const whole = this.#take(headBytes + length);
+      out.push({ head: whole.subarray(0, headBytes), data: whole.subarray(headBytes) });
     }
   }
 
@@ -52,6 +56,16 @@ export class EnvelopeReader {
     this.#chunks = rest.length > 0 ? [rest] : [];
     this.#buffered = rest.length;
     return taken;
+  }
+}
+
+/**
+ * Splits a byte stream into Connect envelopes (1 flag byte, 4 length bytes,
+ * payload): each frame's flags are `head[0]`.
+ */
+export class EnvelopeReader extends FrameReader {
+  constructor(maxBytes: number) {
+    super(5, maxBytes);
   }
 }
 

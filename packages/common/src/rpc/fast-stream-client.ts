@@ -2,13 +2,14 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { fromBinary, toBinary, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { abortError, cannotAbort } from "./call-signal.js";
 import { END_STREAM_FLAG, EnvelopeReader, envelope, isEmptyEndStream, STREAM_PROTO } from "./envelope-reader.js";
 import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
 import { transportFrom } from "./transport-calls.js";
 import { PushedMessages } from "../stream-iterators.js";
+import { MuxPeer, type MuxConnection, type MuxStream, type MuxStreamSink } from "./mux-client.js";
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
@@ -17,6 +18,8 @@ export interface FastStreamOptions {
   maxMessageBytes: number;
   interceptors?: Interceptor[];
   defaultTimeoutMs?: number;
+  /** Streams on the peer's multiplexed connection when it speaks it (the default), else always HTTP/2. */
+  multiplexStreams?: boolean;
 }
 
 /**
@@ -70,8 +73,11 @@ class PeerSession {
 export function createFastStreamClient(baseUrl: string, options: FastStreamOptions) {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/$/, "");
-  const peer = new PeerSession(url.origin, url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80));
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || 80);
+  const peer = new PeerSession(url.origin, host, port);
   const limit = options.maxMessageBytes;
+  const mux = options.multiplexStreams === false ? undefined : new MuxPeer(host, port, limit);
 
   const call = async (req: StreamRequest, deadline: number | undefined): Promise<StreamResponse> => {
     const method = req.method;
@@ -90,6 +96,11 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     // read) fires no 'abort' event for the listener below: nothing would ever
     // cancel the stream, so it is not sent at all.
     if (req.signal.aborted) throw abortError(req.signal);
+    const multiplexed = mux === undefined ? undefined : await mux.connection();
+    if (multiplexed !== undefined) {
+      if (req.signal.aborted) throw abortError(req.signal);
+      return streamOverMux(multiplexed, req, headers, body, url.origin);
+    }
 
     let stream: http2.ClientHttp2Stream;
     try {
@@ -155,8 +166,8 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     const onData = (chunk: Buffer) => {
       if (over) return;
       try {
-        for (const { flags, data } of reader.push(chunk)) {
-          if ((flags & END_STREAM_FLAG) === END_STREAM_FLAG) {
+        for (const { head, data } of reader.push(chunk)) {
+          if ((head[0]! & END_STREAM_FLAG) === END_STREAM_FLAG) {
             over = true;
             stopListening();
             const end = endOfStream(data);
@@ -203,8 +214,114 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
   const { stream } = transportFrom({ baseUrl, interceptors: options.interceptors, defaultTimeoutMs: options.defaultTimeoutMs, stream: call });
   return {
     stream,
-    close: () => peer.close(),
+    close: () => {
+      mux?.close();
+      peer.close();
+    },
   };
+}
+
+/**
+ * A streaming call on the peer's multiplexed connection: the same call as
+ * over HTTP/2 (headers, messages, the end with its error and trailers,
+ * cancellation, backpressure), in the frames of mux-frames.ts. Nothing that
+ * lives as long as the stream holds the request's bytes.
+ */
+function streamOverMux(connection: MuxConnection, req: StreamRequest, http2Headers: http2.OutgoingHttpHeaders, body: Uint8Array, origin: string): Promise<StreamResponse> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(http2Headers)) {
+    if (name === ":path" || name[0] !== ":") headers[name] = value as string;
+  }
+  const call = new MuxCall(req.method, req.signal, origin);
+  call.start(connection.open(headers, body, call));
+  return call.response;
+}
+
+/** One call's side of a multiplexed stream: what arrives becomes its response and messages. */
+class MuxCall implements MuxStreamSink {
+  readonly response: Promise<StreamResponse>;
+  #resolve!: (response: StreamResponse) => void;
+  #reject!: (err: unknown) => void;
+  #stream!: MuxStream;
+  #messages: PushedMessages<Message> | undefined;
+  #over = false;
+  readonly #trailer = new Headers();
+
+  constructor(
+    private readonly method: StreamRequest["method"],
+    private readonly signal: AbortSignal,
+    private readonly origin: string,
+  ) {
+    this.response = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  start(stream: MuxStream): void {
+    this.#stream = stream;
+    if (!cannotAbort(this.signal)) this.signal.addEventListener("abort", this.#cancel, { once: true });
+  }
+
+  headers(received: Record<string, string>): void {
+    if (this.#over || this.#messages) return;
+    const header = new Headers();
+    for (const [name, value] of Object.entries(received)) header.set(name, value);
+    const stream = this.#stream;
+    this.#messages = new PushedMessages({
+      pause: () => stream.pause(),
+      resume: () => stream.resume(),
+      stop: () => {
+        this.#finish();
+        stream.cancel();
+      },
+    });
+    const method = this.method;
+    this.#resolve({ stream: true, service: method.parent, method, header, trailer: this.#trailer, message: this.#messages });
+  }
+
+  message(bytes: Buffer): void {
+    if (this.#over || !this.#messages) return;
+    try {
+      this.#messages.push(fromBinary(this.method.output, bytes));
+    } catch (err) {
+      this.#stream.cancel();
+      this.#fail(new ConnectError(`cannot decode ${this.method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
+    }
+  }
+
+  end(endOfStreamJson: Buffer): void {
+    if (this.#over) return;
+    const end = endOfStreamJson.length === 0 ? { metadata: new Headers() } : endOfStream(endOfStreamJson);
+    end.metadata.forEach((value, name) => this.#trailer.set(name, value));
+    if (end.error) return this.#fail(end.error);
+    const messages = this.#messages;
+    if (!messages) return this.#fail(new ConnectError(`the stream from ${this.origin} ended without its headers`, Code.Unavailable));
+    this.#finish();
+    messages.end();
+  }
+
+  lost(err: Error): void {
+    if (this.#over) return;
+    this.#fail(this.signal.aborted ? abortError(this.signal) : unavailable(this.origin, err));
+  }
+
+  readonly #cancel = () => {
+    if (this.#over) return;
+    this.#stream.cancel();
+    this.#fail(abortError(this.signal));
+  };
+
+  #finish(): void {
+    this.#over = true;
+    this.signal.removeEventListener("abort", this.#cancel);
+  }
+
+  #fail(err: unknown): void {
+    this.#finish();
+    if (this.#messages) this.#messages.fail(err);
+    else this.#reject(err);
+  }
 }
 
 function unavailable(origin: string, err: unknown): ConnectError {

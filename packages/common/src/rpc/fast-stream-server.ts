@@ -7,7 +7,6 @@ import { routesOfKind, ServerCall } from "./server-call.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
-type StreamSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
 
 const encoder = new TextEncoder();
 
@@ -28,15 +27,37 @@ export function createFastStreamHandler(implementations: readonly ServiceImplSpe
     if (encoding !== undefined && encoding !== "identity") return false;
     const spec = routes.get(req.url ?? "");
     if (!spec) return false;
-    void serve(spec, req, res, maxMessageBytes);
+    const call = ServerCall.onResponse(spec.method, req, res);
+    void serveStream(spec, call, responseAnswer(res), maxMessageBytes, startImplementation(spec, readRequest(req, spec.method.input, maxMessageBytes), call.ctx));
     return true;
   };
 }
 
-async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBytes: number): Promise<void> {
+/** A server-streaming implementation, as routed. */
+export type StreamSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
+
+/**
+ * Where the answer of a streaming call goes: a Node response (Connect's
+ * envelopes), or a stream of one of the mesh's multiplexed connections.
+ */
+export interface StreamAnswer {
+  /** True once the caller is gone or the answer has ended: nothing more is sent. */
+  readonly over: boolean;
+  /** Sends the response headers (once, before anything else). */
+  head(headers: Record<string, string>): void;
+  /** Sends one encoded message; a promise means: wait for it before the next. */
+  message(bytes: Uint8Array): Promise<void> | undefined;
+  /** Ends the answer: with Connect's end-of-stream JSON, or, for a success without trailers, nothing. */
+  end(endOfStream: Uint8Array | undefined): void;
+}
+
+/**
+ * Runs one server-streaming call: each message is sent the moment the
+ * implementation yields it, with backpressure, then the end of the stream
+ * with its error and trailers. A caller hanging up stops the implementation.
+ */
+export async function serveStream(spec: StreamSpec, call: ServerCall, answer: StreamAnswer, maxMessageBytes: number, started: Promise<Outputs>): Promise<void> {
   const method = spec.method;
-  let outputs: AsyncIterator<MessageInitShape<DescMessage>> | undefined;
-  const call = new ServerCall(method, req, res, () => void outputs?.return?.().catch(() => {}));
   const ctx = call.ctx;
   let headersSent = false;
   const sendHeaders = () => {
@@ -44,49 +65,69 @@ async function serve(spec: StreamSpec, req: Request, res: Response, maxMessageBy
     headersSent = true;
     const headers: Record<string, string> = { "content-type": STREAM_PROTO };
     ctx.responseHeaderIfAny?.forEach((value, name) => (headers[name] = value));
-    res.writeHead(200, headers);
+    answer.head(headers);
   };
   let failure: ConnectError | undefined;
   try {
-    outputs = await startImplementation(spec, req, ctx, maxMessageBytes);
+    const outputs = await started;
+    const stop = () => void outputs.return?.().catch(() => {});
+    if (call.cancelReason !== undefined) stop();
+    else call.onCancel = stop;
     for (;;) {
       const next = await outputs.next();
       if (next.done) break;
       sendHeaders();
       const bytes = toBinary(method.output, create(method.output, next.value as MessageInitShape<typeof method.output>));
-      if (!res.write(envelope(0, bytes))) await drained(res);
-      if (res.destroyed) return;
+      if (bytes.byteLength > maxMessageBytes) throw new ConnectError(`message larger than ${maxMessageBytes} bytes`, Code.ResourceExhausted);
+      const wait = answer.message(bytes);
+      if (wait) await wait;
+      if (answer.over) return;
     }
   } catch (err) {
     failure = ConnectError.from(call.cancelReason ?? err);
   } finally {
     call.finish();
   }
-  if (res.destroyed || res.writableEnded) return;
+  if (answer.over) return;
   sendHeaders();
   const trailers = ctx.responseTrailerIfAny;
   call.markAnswered();
   const succeededBare = failure === undefined && (trailers === undefined || isEmpty(trailers));
-  res.end(succeededBare ? EMPTY_END_STREAM : envelope(END_STREAM_FLAG, encoder.encode(JSON.stringify(endStreamToJson(trailers ?? new Headers(), failure, {})))));
+  answer.end(succeededBare ? undefined : encoder.encode(JSON.stringify(endStreamToJson(trailers ?? new Headers(), failure, {}))));
 }
 
+type Outputs = AsyncIterator<MessageInitShape<DescMessage>>;
+
 /**
- * Reads the request and starts the implementation on it, in a frame of its
- * own: `serve` waits on the stream for as long as it lasts, and a request
- * in its frame would stay reachable all that time.
+ * Starts the implementation on the request once it is read. The caller
+ * hands `serveStream` only the promise of the outputs: `serveStream` waits
+ * on the stream for as long as it lasts, and a request (or what it was read
+ * from) in its frame would stay reachable all that time.
  */
-async function startImplementation(spec: StreamSpec, req: Request, ctx: ServerCall["ctx"], maxMessageBytes: number): Promise<AsyncIterator<MessageInitShape<DescMessage>>> {
-  const input = await readRequest(req, spec.method.input, maxMessageBytes);
-  return spec.impl(input, ctx)[Symbol.asyncIterator]();
+export async function startImplementation(spec: StreamSpec, input: Promise<MessageShape<DescMessage>> | MessageShape<DescMessage>, ctx: ServerCall["ctx"]): Promise<Outputs> {
+  const request = await input;
+  return spec.impl(request, ctx)[Symbol.asyncIterator]();
+}
+
+/** A Node response as a stream's answer: Connect's envelopes. */
+function responseAnswer(res: Response): StreamAnswer {
+  return {
+    get over() {
+      return res.destroyed || res.writableEnded;
+    },
+    head: (headers) => void res.writeHead(200, headers),
+    message: (bytes) => (res.write(envelope(0, bytes)) ? undefined : drained(res)),
+    end: (endOfStream) => void res.end(endOfStream === undefined ? EMPTY_END_STREAM : envelope(END_STREAM_FLAG, endOfStream)),
+  };
 }
 
 /** Reads the one request envelope of a server-streaming call. */
-async function readRequest<I extends DescMessage>(req: Request, schema: I, maxMessageBytes: number): Promise<MessageShape<I>> {
+export async function readRequest<I extends DescMessage>(req: Request, schema: I, maxMessageBytes: number): Promise<MessageShape<I>> {
   const reader = new EnvelopeReader(maxMessageBytes);
   let message: MessageShape<I> | undefined;
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    for (const { flags, data } of reader.push(chunk)) {
-      if (flags !== 0 || message !== undefined) throw new ConnectError("expected exactly one request message", Code.InvalidArgument);
+    for (const { head, data } of reader.push(chunk)) {
+      if (head[0] !== 0 || message !== undefined) throw new ConnectError("expected exactly one request message", Code.InvalidArgument);
       try {
         message = fromBinary(schema, data);
       } catch (err) {

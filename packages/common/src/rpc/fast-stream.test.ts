@@ -47,8 +47,8 @@ async function start(events: string[] = []) {
   return server.url;
 }
 
-function fastClient(url: string) {
-  const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024 });
+function fastClient(url: string, multiplexStreams: boolean) {
+  const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, multiplexStreams });
   closers.push(() => transport.close());
   return createClient(Health, transport);
 }
@@ -59,16 +59,20 @@ async function collect(stream: AsyncIterable<{ status: number }>): Promise<numbe
   return out;
 }
 
-describe("fast streaming path", () => {
+// Every case runs over the multiplexed connection our servers offer, and over HTTP/2 (what a peer that does not offer it gets).
+describe.each([
+  { over: "the multiplexed connection", multiplexStreams: true },
+  { over: "HTTP/2", multiplexStreams: false },
+])("fast streaming path, over $over", ({ multiplexStreams }) => {
   it("streams every message with the response headers", async () => {
-    const client = fastClient(await start());
+    const client = fastClient(await start(), multiplexStreams);
     let header: Headers | undefined;
     expect(await collect(client.watch({ service: "a" }, { onHeader: (h) => (header = h) }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     expect(header?.get("x-watched")).toBe("a");
   });
 
   it("carries the server's trailers, and none when it sets none", async () => {
-    const client = fastClient(await start());
+    const client = fastClient(await start(), multiplexStreams);
     const trailers: Array<string | null> = [];
     for (const service of ["trailed", "plain"]) {
       const statuses = await collect(client.watch({ service }, { onTrailer: (t) => trailers.push(t.get("x-served-by")) }));
@@ -80,12 +84,20 @@ describe("fast streaming path", () => {
   it("keeps one connection usable across more streams than the server tolerates invalid frames", async () => {
     // Node's HTTP/2 server drops a connection after 1000 invalid frames; a
     // client that resets streams the server already ended hits that limit.
-    const client = fastClient(await start());
+    const client = fastClient(await start(), multiplexStreams);
     for (let i = 0; i < 1100; i++) expect(await collect(client.watch({ service: "n" }))).toHaveLength(2);
   });
 
+  it("answers a method the server does not have with Unimplemented", async () => {
+    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams });
+    closers.push(() => transport.close());
+    const missing = serviceClient(AdapterService, transport).chatStream({});
+    await expect(collect(missing as AsyncIterable<never>)).rejects.toMatchObject({ code: Code.Unimplemented });
+    expect(await collect(fastClient(server!.url, multiplexStreams).watch({ service: "after" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+  });
+
   it("ends a failed stream with the error, after the messages sent before it", async () => {
-    const client = fastClient(await start());
+    const client = fastClient(await start(), multiplexStreams);
     const seen: number[] = [];
     const err = await (async () => {
       for await (const message of client.watch({ service: "fail" })) seen.push(message.status);
@@ -96,7 +108,7 @@ describe("fast streaming path", () => {
 
   it("cancels the server's work when the caller stops", async () => {
     const events: string[] = [];
-    const client = fastClient(await start(events));
+    const client = fastClient(await start(events), multiplexStreams);
     const controller = new AbortController();
     const consume = (async () => {
       for await (const _message of client.watch({ service: "hang" }, { signal: controller.signal })) controller.abort();
@@ -110,7 +122,7 @@ describe("fast streaming path", () => {
     const events: string[] = [];
     const url = await start(events);
     for (const defaultTimeoutMs of [undefined, 60_000]) {
-      const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, defaultTimeoutMs });
+      const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, defaultTimeoutMs, multiplexStreams });
       closers.push(() => transport.close());
       const client = serviceClient(Health, transport);
       await expect(collect(client.watch({ service: "unwanted" }, { signal: AbortSignal.abort() }))).rejects.toMatchObject({ code: Code.Canceled });
@@ -136,7 +148,7 @@ describe("fast streaming path", () => {
       sessions.forEach((session) => session.destroy());
       return new Promise((resolve) => cutter.close(resolve));
     });
-    const client = fastClient(`http://127.0.0.1:${(cutter.address() as { port: number }).port}`);
+    const client = fastClient(`http://127.0.0.1:${(cutter.address() as { port: number }).port}`, multiplexStreams);
     const seen: number[] = [];
     const err = await (async () => {
       for await (const message of client.watch({})) seen.push(message.status);
@@ -162,7 +174,7 @@ describe("fast streaming path", () => {
       sessions.forEach((session) => session.destroy());
       return new Promise((resolve) => plain.close(resolve));
     });
-    const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`);
+    const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`, multiplexStreams);
     expect(await collect(client.watch({ service: "s" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     await expect(collect(client.watch({ service: "fail" }))).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "broke after one" });
   });
@@ -186,7 +198,7 @@ describe("fast streaming path", () => {
       maxMessageBytes: 1024 * 1024,
       logger: silentLogger,
     });
-    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024 });
+    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024, multiplexStreams });
     closers.push(() => transport.close());
     const messages = serviceClient(AdapterService, transport).chatStream({})[Symbol.asyncIterator]();
     const first = await messages.next();

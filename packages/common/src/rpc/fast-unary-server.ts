@@ -54,7 +54,7 @@ function serve(spec: UnarySpec, req: Request, res: Response, maxMessageBytes: nu
 
 async function answer(spec: UnarySpec, req: Request, res: Response, body: Buffer): Promise<void> {
   const method = spec.method;
-  const call = new ServerCall(method, req, res);
+  const call = ServerCall.onResponse(method, req, res);
   const ctx = call.ctx;
   try {
     let input: MessageShape<DescMessage>;

@@ -6,6 +6,8 @@ import { rpcPath } from "./unary-path.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
+/** Request headers as Node gives them (HTTP/2 pseudo-headers included). */
+export type RawHeaders = Record<string, string | string[] | undefined>;
 
 /** The implementations of one kind (unary or server streaming), by request path. */
 export function routesOfKind<K extends MethodImplSpec["kind"]>(
@@ -25,7 +27,7 @@ export function routesOfKind<K extends MethodImplSpec["kind"]>(
  * The server side of one call on a fast path: its handler context, and its
  * cancellation — the caller hanging up, or the deadline it sent in
  * `connect-timeout-ms` passing — which fires the context's signal (made only
- * if the implementation asks for it) and `onCancel`.
+ * if the implementation asks for it) and, when the caller hung up, `onCancel`.
  */
 export class ServerCall {
   readonly ctx: LightHandlerContext;
@@ -33,24 +35,28 @@ export class ServerCall {
   // Our own flag: HTTP/2 responses report writableFinished once reset.
   #answered = false;
   readonly #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #onClose: () => void;
+  #detach: (() => void) | undefined;
+  /** Stops the implementation's work when the caller hangs up. */
+  onCancel: (() => void) | undefined;
+
+  /** A call answered on a Node response: its closing early is the caller going away. */
+  static onResponse(method: DescMethod, req: Request, res: Response): ServerCall {
+    const call = new ServerCall(method, req.url ?? "", req.headers);
+    const left = () => call.callerLeft();
+    res.once("close", left);
+    call.#detach = () => res.off("close", left);
+    return call;
+  }
 
   constructor(
     method: DescMethod,
-    req: Request,
-    private readonly res: Response,
-    onCancel?: () => void,
+    url: string,
+    headers: RawHeaders,
   ) {
-    const header = req.headers["connect-timeout-ms"];
+    const header = headers["connect-timeout-ms"];
     const parsed = typeof header === "string" ? Number.parseInt(header, 10) : Number.NaN;
     const timeoutMs = Number.isFinite(parsed) ? parsed : undefined;
-    this.ctx = new LightHandlerContext(method, "connect", req.url ?? "", () => this.signal, () => nodeHeaders(req.headers), timeoutMs);
-    this.#onClose = () => {
-      if (this.#answered) return;
-      this.abort(new ConnectError("the caller went away", Code.Canceled));
-      onCancel?.();
-    };
-    res.once("close", this.#onClose);
+    this.ctx = new LightHandlerContext(method, "connect", url, () => this.signal, () => nodeHeaders(headers), timeoutMs);
     this.#timer =
       timeoutMs === undefined ? undefined : setTimeout(() => this.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
   }
@@ -68,6 +74,13 @@ export class ServerCall {
     (this.#controller ??= new AbortController()).abort(reason);
   }
 
+  /** The caller hung up: unless the call was answered already, it is cancelled. */
+  callerLeft(): void {
+    if (this.#answered) return;
+    this.abort(new ConnectError("the caller went away", Code.Canceled));
+    this.onCancel?.();
+  }
+
   /** Call right before writing the final answer: a close after it is no cancellation. */
   markAnswered(): void {
     this.#answered = true;
@@ -76,6 +89,7 @@ export class ServerCall {
   /** Releases the deadline timer and the close listener. */
   finish(): void {
     if (this.#timer) clearTimeout(this.#timer);
-    this.res.off("close", this.#onClose);
+    this.#detach?.();
+    this.#detach = undefined;
   }
 }

@@ -1,0 +1,156 @@
+import type * as net from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
+import { fromBinary } from "@bufbuild/protobuf";
+import { serveStream, startImplementation, type StreamAnswer, type StreamSpec } from "./fast-stream-server.js";
+import { BatchedWriter, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader } from "./mux-frames.js";
+import { ServerCall, type RawHeaders } from "./server-call.js";
+
+const encoder = new TextEncoder();
+
+/**
+ * The server side of one multiplexed connection (see mux-frames.ts): every
+ * stream it opens runs as a server-streaming call of `routes`, exactly as
+ * over Connect. A frame it cannot read ends the connection.
+ */
+export class MuxServerConnection {
+  readonly #streams = new Map<number, MuxAnswer>();
+  readonly writer: BatchedWriter;
+  #goingAway = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly routes: ReadonlyMap<string, StreamSpec>,
+    private readonly maxMessageBytes: number,
+    /** Bytes read past the preface while telling the protocol. */
+    rest: Buffer,
+  ) {
+    this.writer = new BatchedWriter(socket);
+    const reader = muxFrameReader(maxMessageBytes);
+    const onData = (chunk: Buffer) => {
+      try {
+        for (const { head, data } of reader.push(chunk)) this.#frame(head[0]!, head.readUInt32BE(1), data);
+      } catch {
+        socket.destroy();
+      }
+    };
+    socket.on("data", onData);
+    socket.once("close", () => {
+      const left = [...this.#streams.values()];
+      this.#streams.clear();
+      for (const stream of left) stream.callerLeft();
+    });
+    socket.write(MUX_PREFACE);
+    if (rest.length > 0) onData(rest);
+  }
+
+  /** Takes no new streams, and closes the connection once the open ones end. */
+  goAway(): void {
+    if (this.#goingAway) return;
+    this.#goingAway = true;
+    this.writer.write(muxFrame(MuxFrame.GoAway, 0));
+    if (this.#streams.size === 0) this.socket.end();
+  }
+
+  ended(id: number): void {
+    this.#streams.delete(id);
+    if (this.#goingAway && this.#streams.size === 0) this.socket.end();
+  }
+
+  #frame(type: number, id: number, data: Buffer): void {
+    switch (type) {
+      case MuxFrame.Open:
+        return this.#open(id, data);
+      case MuxFrame.Cancel:
+        return this.#streams.get(id)?.callerLeft();
+      case MuxFrame.Pause:
+        return this.#streams.get(id)?.pause();
+      case MuxFrame.Resume:
+        return this.#streams.get(id)?.resume();
+      default:
+        throw new Error(`unexpected frame type ${type}`);
+    }
+  }
+
+  #open(id: number, data: Buffer): void {
+    if (this.#streams.has(id)) throw new Error(`stream ${id} is open already`);
+    const answer = new MuxAnswer(this, id);
+    const jsonBytes = data.readUInt32BE(0);
+    const headers = JSON.parse(data.toString("utf8", 4, 4 + jsonBytes)) as RawHeaders;
+    if (this.#goingAway) return answer.fail(new ConnectError("the server is shutting down", Code.Unavailable));
+    const path = headers[":path"];
+    const spec = typeof path === "string" ? this.routes.get(path) : undefined;
+    if (!spec) return answer.fail(new ConnectError(`no streaming method at ${String(path)}`, Code.Unimplemented));
+    let request;
+    try {
+      request = fromBinary(spec.method.input, data.subarray(4 + jsonBytes));
+    } catch (err) {
+      return answer.fail(new ConnectError(`cannot decode ${spec.method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err));
+    }
+    const call = new ServerCall(spec.method, path as string, headers);
+    answer.call = call;
+    this.#streams.set(id, answer);
+    void serveStream(spec, call, answer, this.maxMessageBytes, startImplementation(spec, request, call.ctx));
+  }
+}
+
+/** One stream's answer, with the pause its client asks for. */
+class MuxAnswer implements StreamAnswer {
+  call: ServerCall | undefined;
+  #ended = false;
+  #gone = false;
+  #paused = false;
+  #resume: (() => void) | undefined;
+
+  constructor(
+    private readonly connection: MuxServerConnection,
+    private readonly id: number,
+  ) {}
+
+  get over(): boolean {
+    return this.#ended || this.#gone;
+  }
+
+  head(headers: Record<string, string>): void {
+    this.connection.writer.write(muxFrame(MuxFrame.Headers, this.id, encoder.encode(JSON.stringify(headers))));
+  }
+
+  message(bytes: Uint8Array): Promise<void> | undefined {
+    const behind = this.connection.writer.write(muxFrame(MuxFrame.Message, this.id, bytes));
+    if (!this.#paused) return behind;
+    return new Promise<void>((resolve) => (this.#resume = resolve));
+  }
+
+  end(endOfStream: Uint8Array | undefined): void {
+    this.#ended = true;
+    this.connection.writer.write(muxFrame(MuxFrame.End, this.id, endOfStream));
+    this.connection.ended(this.id);
+  }
+
+  /** Ends a stream that never started, with `error`. */
+  fail(error: ConnectError): void {
+    this.end(encoder.encode(JSON.stringify(endStreamToJson(new Headers(), error, {}))));
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wake();
+  }
+
+  callerLeft(): void {
+    this.#gone = true;
+    this.connection.ended(this.id);
+    this.#wake();
+    this.call?.callerLeft();
+  }
+
+  #wake(): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+}
