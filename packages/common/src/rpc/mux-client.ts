@@ -67,7 +67,11 @@ export class MuxPeer {
         socket.setTimeout(0);
         socket.off("timeout", onTimeout);
         if (refused) this.#refusedUntil = Date.now() + REFUSED_FOR_MS;
-        if (!connection) socket.destroy();
+        if (!connection) {
+          // Whatever the socket still reports, nobody is listening for it now.
+          socket.on("error", () => {});
+          socket.destroy();
+        }
         else if (this.#closed) connection.close();
         else this.#live = connection;
         resolve(this.#closed ? undefined : connection);
