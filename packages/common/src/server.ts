@@ -9,7 +9,7 @@ import { registerReflection } from "./reflection.js";
 import { createFastUnaryHandler } from "./rpc/fast-unary-server.js";
 import { createFastStreamHandler } from "./rpc/fast-stream-server.js";
 import { MuxServerConnection } from "./rpc/mux-server.js";
-import { MUX_PREFACE } from "./rpc/mux-frames.js";
+import { mayOpenWith, MUX_PREFACE } from "./rpc/mux-frames.js";
 import { routesOfKind } from "./rpc/server-call.js";
 import { collectImplementations } from "./mesh/direct-transport.js";
 import type { Logger } from "./logger.js";
@@ -77,7 +77,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const implementations = collectImplementations(options.routes);
   const fastUnary = createFastUnaryHandler(implementations, options.maxMessageBytes);
-  const fastStream = createFastStreamHandler(implementations, options.maxMessageBytes);
+  // Streams arrive over Connect and over the mesh's multiplexed connections: one routing table for both.
+  const streamRoutes = routesOfKind(implementations, "server_streaming");
+  const fastStream = createFastStreamHandler(streamRoutes, options.maxMessageBytes);
   const serve: HttpHandler = (req, res) => {
     if (!fastUnary(req, res) && !fastStream(req, res)) handler(req, res);
   };
@@ -90,7 +92,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Room for thousands of concurrent streams per connection (Node's default
   // session memory, 10 MB, resets the whole connection under load).
   const h2 = http2.createServer({ maxSessionMemory: 512, settings: { maxConcurrentStreams: 100_000, initialWindowSize: 1 << 20 } }, serve);
-  const streamRoutes = routesOfKind(implementations, "server_streaming");
   const multiplexed = new Set<MuxServerConnection>();
   const sockets = new Set<net.Socket>();
   const undecided = new Set<net.Socket>();
@@ -166,10 +167,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
  */
 function sniff(socket: net.Socket, decide: (protocol: "h1" | "h2" | "mux", rest: Buffer) => void): void {
   let seen = Buffer.alloc(0);
-  const couldBe = (preface: Buffer) => {
-    const prefix = seen.subarray(0, Math.min(seen.length, preface.length));
-    return prefix.equals(preface.subarray(0, prefix.length));
-  };
+  const couldBe = (preface: Buffer) => mayOpenWith(seen, preface);
   const onReadable = () => {
     let chunk: Buffer | null;
     while ((chunk = socket.read() as Buffer | null) !== null) seen = Buffer.concat([seen, chunk]);

@@ -84,12 +84,8 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     const request = await firstMessage(req.message);
     const body = toBinary(method.input, request);
     if (body.byteLength > limit) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
-    const headers: http2.OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":path": prefix + rpcPath(method),
-      "content-type": STREAM_PROTO,
-      "connect-protocol-version": "1",
-    };
+    // The call's headers as both transports send them; HTTP/2 adds its own below.
+    const headers: Record<string, string> = { ":path": prefix + rpcPath(method) };
     req.header.forEach((value, name) => (headers[name] = value));
     if (deadline !== undefined) headers["connect-timeout-ms"] = String(deadline);
     // A signal that fired already (before the call, or while its request was
@@ -101,6 +97,9 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       if (req.signal.aborted) throw abortError(req.signal);
       return streamOverMux(multiplexed, req, headers, body, url.origin);
     }
+    headers[":method"] = "POST";
+    headers["content-type"] = STREAM_PROTO;
+    headers["connect-protocol-version"] = "1";
 
     let stream: http2.ClientHttp2Stream;
     try {
@@ -227,11 +226,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
  * cancellation, backpressure), in the frames of mux-frames.ts. Nothing that
  * lives as long as the stream holds the request's bytes.
  */
-function streamOverMux(connection: MuxConnection, req: StreamRequest, http2Headers: http2.OutgoingHttpHeaders, body: Uint8Array, origin: string): Promise<StreamResponse> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(http2Headers)) {
-    if (name === ":path" || name[0] !== ":") headers[name] = value as string;
-  }
+function streamOverMux(connection: MuxConnection, req: StreamRequest, headers: Record<string, string>, body: Uint8Array, origin: string): Promise<StreamResponse> {
   const call = new MuxCall(req.method, req.signal, origin);
   call.start(connection.open(headers, body, call));
   return call.response;

@@ -1,9 +1,9 @@
-import { Code, ConnectError, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
+import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
 import { EMPTY_END_STREAM, END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
-import { routesOfKind, ServerCall } from "./server-call.js";
+import { ServerCall } from "./server-call.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -19,8 +19,7 @@ const encoder = new TextEncoder();
  * the wire are the Connect protocol's; anything else goes to the general
  * handler.
  */
-export function createFastStreamHandler(implementations: readonly ServiceImplSpec[], maxMessageBytes: number): (req: Request, res: Response) => boolean {
-  const routes = routesOfKind(implementations, "server_streaming");
+export function createFastStreamHandler(routes: ReadonlyMap<string, StreamSpec>, maxMessageBytes: number): (req: Request, res: Response) => boolean {
   return (req, res) => {
     if (req.method !== "POST" || req.headers["content-type"] !== STREAM_PROTO) return false;
     const encoding = req.headers["connect-content-encoding"];

@@ -1,5 +1,5 @@
 import * as net from "node:net";
-import { BatchedWriter, MUX_HEAD_BYTES, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader } from "./mux-frames.js";
+import { BatchedWriter, mayOpenWith, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader, muxOpenFrame } from "./mux-frames.js";
 
 /** What becomes of one stream opened on a multiplexed connection. */
 export interface MuxStreamSink {
@@ -78,8 +78,7 @@ export class MuxPeer {
       };
       const onData = (chunk: Buffer) => {
         seen = Buffer.concat([seen, chunk]);
-        const prefix = seen.subarray(0, Math.min(seen.length, MUX_PREFACE.length));
-        if (!prefix.equals(MUX_PREFACE.subarray(0, prefix.length))) return settle(undefined, true);
+        if (!mayOpenWith(seen, MUX_PREFACE)) return settle(undefined, true);
         if (seen.length < MUX_PREFACE.length) return;
         settle(new MuxConnection(socket, seen.subarray(MUX_PREFACE.length), this.maxMessageBytes), false);
       };
@@ -132,15 +131,7 @@ export class MuxConnection {
   /** Opens a stream: `headers` (the method's path as `:path`) and the one request message. */
   open(headers: Record<string, string>, request: Uint8Array, sink: MuxStreamSink): MuxStream {
     const id = this.#takeId();
-    const json = Buffer.from(JSON.stringify(headers));
-    const length = 4 + json.length + request.byteLength;
-    const frame = Buffer.allocUnsafe(MUX_HEAD_BYTES + length);
-    frame[0] = MuxFrame.Open;
-    frame.writeUInt32BE(id, 1);
-    frame.writeUInt32BE(length, 5);
-    frame.writeUInt32BE(json.length, MUX_HEAD_BYTES);
-    json.copy(frame, MUX_HEAD_BYTES + 4);
-    frame.set(request, MUX_HEAD_BYTES + 4 + json.length);
+    const frame = muxOpenFrame(id, headers, request);
     const entry = new MuxSink(this, id, sink);
     this.#streams.set(id, entry);
     this.#writer.write(frame);

@@ -1,4 +1,5 @@
 import type * as net from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { FrameReader } from "./envelope-reader.js";
 
 /**
@@ -43,10 +44,45 @@ export function muxFrame(type: MuxFrameType, stream: number, payload?: Uint8Arra
   return out;
 }
 
+/** Largest headers of an Open frame, as JSON: the room a frame has beside the largest message. */
+const MAX_OPEN_HEADER_BYTES = 64 * 1024;
+
+/**
+ * An Open frame. Headers over MAX_OPEN_HEADER_BYTES are refused here, for
+ * this call alone: the peer would take the frame for a broken connection.
+ */
+export function muxOpenFrame(stream: number, headers: Record<string, string>, request: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(headers));
+  if (json.length > MAX_OPEN_HEADER_BYTES) throw new ConnectError(`request headers larger than ${MAX_OPEN_HEADER_BYTES} bytes`, Code.ResourceExhausted);
+  const length = 4 + json.length + request.byteLength;
+  const frame = Buffer.allocUnsafe(MUX_HEAD_BYTES + length);
+  frame[0] = MuxFrame.Open;
+  frame.writeUInt32BE(stream, 1);
+  frame.writeUInt32BE(length, 5);
+  frame.writeUInt32BE(json.length, MUX_HEAD_BYTES);
+  json.copy(frame, MUX_HEAD_BYTES + 4);
+  frame.set(request, MUX_HEAD_BYTES + 4 + json.length);
+  return frame;
+}
+
+/** An Open frame's payload: its headers (`:path` among them) and the request message's bytes. */
+export function readOpenFrame(payload: Buffer): { headers: Record<string, string | undefined>; request: Buffer } {
+  const jsonBytes = payload.readUInt32BE(0);
+  return {
+    headers: JSON.parse(payload.toString("utf8", 4, 4 + jsonBytes)) as Record<string, string | undefined>,
+    request: payload.subarray(4 + jsonBytes),
+  };
+}
+
 /** The frames of one direction of a connection. */
 export function muxFrameReader(maxMessageBytes: number): FrameReader {
-  // Room for an Open frame's headers beside the largest message.
-  return new FrameReader(MUX_HEAD_BYTES, maxMessageBytes + 64 * 1024);
+  return new FrameReader(MUX_HEAD_BYTES, maxMessageBytes + 4 + MAX_OPEN_HEADER_BYTES);
+}
+
+/** True while the bytes read so far agree with `preface` (all of it, or as much as has arrived). */
+export function mayOpenWith(seen: Buffer, preface: Buffer): boolean {
+  const length = Math.min(seen.length, preface.length);
+  return seen.subarray(0, length).equals(preface.subarray(0, length));
 }
 
 /**

@@ -3,8 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { fromBinary } from "@bufbuild/protobuf";
 import { serveStream, startImplementation, type StreamAnswer, type StreamSpec } from "./fast-stream-server.js";
-import { BatchedWriter, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader } from "./mux-frames.js";
-import { ServerCall, type RawHeaders } from "./server-call.js";
+import { BatchedWriter, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader, readOpenFrame } from "./mux-frames.js";
+import { ServerCall } from "./server-call.js";
 
 const encoder = new TextEncoder();
 
@@ -75,15 +75,14 @@ export class MuxServerConnection {
   #open(id: number, data: Buffer): void {
     if (this.#streams.has(id)) throw new Error(`stream ${id} is open already`);
     const answer = new MuxAnswer(this, id);
-    const jsonBytes = data.readUInt32BE(0);
-    const headers = JSON.parse(data.toString("utf8", 4, 4 + jsonBytes)) as RawHeaders;
+    const { headers, request: requestBytes } = readOpenFrame(data);
     if (this.#goingAway) return answer.fail(new ConnectError("the server is shutting down", Code.Unavailable));
     const path = headers[":path"];
     const spec = typeof path === "string" ? this.routes.get(path) : undefined;
     if (!spec) return answer.fail(new ConnectError(`no streaming method at ${String(path)}`, Code.Unimplemented));
     let request;
     try {
-      request = fromBinary(spec.method.input, data.subarray(4 + jsonBytes));
+      request = fromBinary(spec.method.input, requestBytes);
     } catch (err) {
       return answer.fail(new ConnectError(`cannot decode ${spec.method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err));
     }

@@ -90,7 +90,8 @@ describe("multiplexed streams between mesh services", () => {
     const open = statuses(watch.watch({ service: "300" }));
     // The stream is open once its first message could have arrived.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const closed = first.close(5_000);
+    // A grace longer than the test's timeout: the close must end with the stream, not wait the grace out.
+    const closed = first.close(60_000);
     expect(await open).toEqual([Status.SERVING, Status.NOT_SERVING]);
     await closed;
     expect(events).toEqual([]);
@@ -113,6 +114,17 @@ describe("multiplexed streams between mesh services", () => {
     await expect(consume).rejects.toMatchObject({ code: Code.Unavailable });
     expect(seen).toEqual([Status.SERVING]);
     await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("refuses a call whose headers do not fit in a frame with ResourceExhausted, and its connection keeps serving", async () => {
+    const server = await start([]);
+    const relay = await recordingRelay(server.port);
+    const watch = client(relay.url);
+    expect(await statuses(watch.watch({ service: "0" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    const oversized = watch.watch({ service: "0" }, { headers: { "x-big": "x".repeat(70 * 1024) } });
+    await expect(statuses(oversized)).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    expect(await statuses(watch.watch({ service: "0" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    expect(relay.openings).toHaveLength(1);
   });
 
   it("closes a connection that sends a frame it cannot read, and keeps serving others", async () => {
