@@ -50,12 +50,13 @@ export function serviceClient<S extends DescService>(service: S, transport: Tran
       // Started at once, as Connect's client does; its failure surfaces at the first next().
       const response = transport.stream(streaming, options?.signal, options?.timeoutMs, options?.headers, oneMessage(input), options?.contextValues);
       return lazyMessages(async () => {
-        const { header, trailer, message } = await response;
-        options?.onHeader?.(header);
-        const messages = message[Symbol.asyncIterator]();
+        // Header and trailer are read only for a caller that asked: a transport may make them on demand.
+        const started = await response;
+        if (options?.onHeader) options.onHeader(started.header);
+        const messages = started.message[Symbol.asyncIterator]();
         const onTrailer = options?.onTrailer;
         if (onTrailer === undefined) return messages;
-        return mapMessages(messages, { finish: (complete) => complete && onTrailer(trailer) });
+        return mapMessages(messages, { finish: (complete) => complete && onTrailer(started.trailer) });
       });
     };
   }

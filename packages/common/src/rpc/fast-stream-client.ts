@@ -240,10 +240,13 @@ class MuxCall implements MuxStreamSink {
   #stream!: MuxStream;
   #messages: PushedMessages<Message> | undefined;
   #over = false;
-  readonly #trailer = new Headers();
+  // Made when read: most callers read neither, and a stream holds them for as long as it lasts.
+  #received: Record<string, string> | undefined;
+  #header: Headers | undefined;
+  #trailer: Headers | undefined;
 
   constructor(
-    private readonly method: StreamRequest["method"],
+    readonly method: StreamRequest["method"],
     private readonly signal: AbortSignal,
     private readonly origin: string,
   ) {
@@ -260,8 +263,7 @@ class MuxCall implements MuxStreamSink {
 
   headers(received: Record<string, string>): void {
     if (this.#over || this.#messages) return;
-    const header = new Headers();
-    for (const [name, value] of Object.entries(received)) header.set(name, value);
+    this.#received = received;
     const stream = this.#stream;
     this.#messages = new PushedMessages({
       pause: () => stream.pause(),
@@ -271,8 +273,22 @@ class MuxCall implements MuxStreamSink {
         stream.cancel();
       },
     });
-    const method = this.method;
-    this.#resolve({ stream: true, service: method.parent, method, header, trailer: this.#trailer, message: this.#messages });
+    this.#resolve(new MuxResponse(this, this.#messages));
+  }
+
+  /** The response headers, as the stream's Headers frame gave them. */
+  header(): Headers {
+    if (this.#header === undefined) {
+      this.#header = new Headers();
+      for (const [name, value] of Object.entries(this.#received ?? {})) this.#header.set(name, value);
+      this.#received = undefined;
+    }
+    return this.#header;
+  }
+
+  /** The trailers: filled in when the stream ends, as on any transport. */
+  trailer(): Headers {
+    return (this.#trailer ??= new Headers());
   }
 
   message(bytes: Buffer): void {
@@ -287,8 +303,9 @@ class MuxCall implements MuxStreamSink {
 
   end(endOfStreamJson: Buffer): void {
     if (this.#over) return;
-    const end = endOfStreamJson.length === 0 ? { metadata: new Headers() } : endOfStream(endOfStreamJson);
-    end.metadata.forEach((value, name) => this.#trailer.set(name, value));
+    const end: { metadata?: Headers; error?: ConnectError } = endOfStreamJson.length === 0 ? {} : endOfStream(endOfStreamJson);
+    if (this.#trailer === undefined) this.#trailer = end.metadata;
+    else end.metadata?.forEach((value, name) => this.#trailer?.set(name, value));
     if (end.error) return this.#fail(end.error);
     const messages = this.#messages;
     if (!messages) return this.#fail(new ConnectError(`the stream from ${this.origin} ended without its headers`, Code.Unavailable));
@@ -316,6 +333,29 @@ class MuxCall implements MuxStreamSink {
     this.#finish();
     if (this.#messages) this.#messages.fail(err);
     else this.#reject(err);
+  }
+}
+
+/** What a multiplexed call resolves to: its header and trailer made only when read. */
+class MuxResponse implements StreamResponse {
+  readonly stream = true;
+
+  constructor(
+    private readonly call: MuxCall,
+    readonly message: PushedMessages<Message>,
+  ) {}
+
+  get method(): StreamResponse["method"] {
+    return this.call.method;
+  }
+  get service(): StreamResponse["service"] {
+    return this.call.method.parent;
+  }
+  get header(): Headers {
+    return this.call.header();
+  }
+  get trailer(): Headers {
+    return this.call.trailer();
   }
 }
 

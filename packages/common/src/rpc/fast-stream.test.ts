@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as http2 from "node:http2";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
 import { AdapterService, healthV1 } from "@llmmesh/proto";
 import { startServer, type RunningServer } from "../server.js";
 import { createServiceTransport, serviceClient } from "../clients.js";
@@ -22,8 +23,9 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
     async *watch(req, ctx) {
       if (req.service === "unwanted") events.push("an unwanted call reached the server");
       ctx.responseHeader.set("x-watched", req.service);
-      if (req.service === "trailed") ctx.responseTrailer.set("x-served-by", "fast");
+      if (req.service.startsWith("trailed")) ctx.responseTrailer.set("x-served-by", "fast");
       yield { status: Status.SERVING };
+      if (req.service === "trailed-late") await new Promise((resolve) => setTimeout(resolve, 50));
       if (req.service === "fail") throw new ConnectError("broke after one", Code.Unavailable);
       if (req.service === "hang") {
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
@@ -45,6 +47,10 @@ async function start(events: string[] = []) {
     logger: silentLogger,
   });
   return server.url;
+}
+
+async function* oneStatusRequest(service: string) {
+  yield create(healthV1.HealthCheckRequestSchema, { service });
 }
 
 function fastClient(url: string, multiplexStreams: boolean) {
@@ -79,6 +85,18 @@ describe.each([
       expect(statuses).toEqual([Status.SERVING, Status.NOT_SERVING]);
     }
     expect(trailers).toEqual(["fast", null]);
+  });
+
+  it("fills in the trailer a caller took from the response before the stream ended", async () => {
+    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams, defaultTimeoutMs: 10_000 });
+    closers.push(() => transport.close());
+    const watch = Health.method.watch;
+    const response = await transport.stream(watch, undefined, undefined, undefined, oneStatusRequest("trailed-late"), undefined);
+    const { header, trailer } = response;
+    expect(header.get("x-watched")).toBe("trailed-late");
+    expect(trailer.get("x-served-by")).toBeNull();
+    expect(await collect(response.message)).toHaveLength(2);
+    expect(trailer.get("x-served-by")).toBe("fast");
   });
 
   it("keeps one connection usable across more streams than the server tolerates invalid frames", async () => {

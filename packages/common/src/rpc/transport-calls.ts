@@ -89,7 +89,27 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
       }
       // Only a deadline holds anything (a timer) until the stream ends; otherwise the messages pass untouched.
       if (!cancellation.holdsTimer) return response as never;
-      return { ...response, message: mapMessages(response.message[Symbol.asyncIterator](), { finish: cancellation.done }) } as never;
+      return withMessages(response, mapMessages(response.message[Symbol.asyncIterator](), { finish: cancellation.done })) as never;
     },
+  };
+}
+
+/**
+ * `response` with other messages. Its header and trailer are read through it
+ * when asked for, not copied: a transport may make them only on demand, and
+ * fills the trailer in when the stream ends.
+ */
+function withMessages(response: StreamResponse, message: StreamResponse["message"]): StreamResponse {
+  return {
+    stream: true,
+    service: response.service,
+    method: response.method,
+    get header() {
+      return response.header;
+    },
+    get trailer() {
+      return response.trailer;
+    },
+    message,
   };
 }

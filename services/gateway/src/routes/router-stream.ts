@@ -70,9 +70,12 @@ export function clientChunks<Chunk extends UsageCarrier>(
  * one chunk to the next). Leaving it before the stream's end cancels the router call.
  */
 export function streamedChunks<Chunk, Out>(stream: OpenedStream<{ chunk?: Chunk }>, map: (chunk: Chunk) => Out | undefined): AsyncIterableIterator<Out> {
+  // `stop` alone, not `stream`: the closures live as long as the stream, and
+  // `stream.first` would keep the first message for all of it.
+  const stop = stream.stop;
   return mapMessages(startingWith(stream.first, stream.rest), {
     map: (message) => (message.chunk === undefined ? SKIP : (map(message.chunk) ?? SKIP)),
-    finish: (complete) => stream.stop(!complete),
+    finish: (complete) => stop(!complete),
   });
 }
 
