@@ -24,7 +24,7 @@ export { createMeshClients } from "./mesh/clients.js";
 export { createDirectTransport, collectImplementations } from "./mesh/direct-transport.js";
 export { hostComponents } from "./mesh/host.js";
 export type { Host, HostOptions } from "./mesh/host.js";
-export { runProcess, runMain, DEFAULT_CONFIG_PATH } from "./mesh/process.js";
+export { runProcess, DEFAULT_CONFIG_PATH } from "./mesh/process.js";
 export { heapSlackToManage } from "./mesh/heap-growth.js";
 export { forwardableError, forwardableErrors } from "./mesh/interceptors.js";
 export { createAdapterRpcs, unknownProtocolError } from "./adapter-rpcs.js";

@@ -2,7 +2,10 @@
 // `npm start`: every service in one process (all-in-one), or the subset named
 // by LLMMESH_SERVICES (e.g. "gateway,router,policy"), the rest reached over
 // the network at the addresses config and environment give.
-import { runMain, runProcess } from "@llmmesh/common";
-import { parsePlacement } from "./placement.js";
+import { runMain } from "@llmmesh/common/boot";
 
-runMain(() => runProcess(parsePlacement(process.env.LLMMESH_SERVICES)));
+// Loaded inside runMain, not imported above: see runMain.
+runMain(async () => {
+  const [{ runProcess }, { parsePlacement }] = await Promise.all([import("@llmmesh/common"), import("./placement.js")]);
+  return runProcess(parsePlacement(process.env.LLMMESH_SERVICES));
+});

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs the adapter-custom service as its own process. Settings: LLMMESH_CONFIG, HOST, PORT,
 // and the addresses of the services it calls (see README, "Mesh mode").
-import { runMain, runProcess } from "@llmmesh/common";
-import { customAdapterComponent } from "./component.js";
+import { runMain } from "@llmmesh/common/boot";
 
-runMain(() => runProcess([customAdapterComponent]));
+// Loaded inside runMain, not imported above: see runMain.
+runMain(async () => {
+  const [{ runProcess }, { customAdapterComponent }] = await Promise.all([import("@llmmesh/common"), import("./component.js")]);
+  return runProcess([customAdapterComponent]);
+});

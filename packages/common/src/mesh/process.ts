@@ -89,11 +89,3 @@ export async function runProcess(components: readonly Component[], env: NodeJS.P
 export function componentValidator(components: readonly Component[], env: NodeJS.ProcessEnv): ConfigValidator {
   return (snapshot) => components.flatMap((c) => (c.validate?.(snapshot, env) ?? []).map((problem) => `${c.name}: ${problem}`));
 }
-
-/** The entry point of every `main`: run, and on a start-up failure print why (no stack) and exit 1. */
-export function runMain(start: () => Promise<unknown>): void {
-  start().catch((err: unknown) => {
-    process.stderr.write(`llmmesh: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
-}
