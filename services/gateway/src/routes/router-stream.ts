@@ -7,40 +7,26 @@ import type { RequestContext } from "../request-context.js";
 /** A router stream whose first message has arrived. */
 export interface OpenedStream<Message> {
   readonly first: Message;
+  /** The rest; stopping it (return() or throw()) cancels the router call. */
   readonly rest: AsyncIterator<Message>;
-  /** Releases the stream's signal; with `cancel`, cancels the router call (a stream left before its end). */
-  readonly stop: (cancel: boolean) => void;
 }
 
 /**
  * Starts a streamed router call (`start` given the call options) and waits
  * for its first message before the endpoint answers, so errors that happen
  * before any output (auth, limits, every upstream failing) still get their
- * proper HTTP status instead of a 200 with an error event.
+ * proper HTTP status instead of a 200 with an error event. The client
+ * leaving cancels the call through `ctx.callOptions.signal`; a stream left
+ * early is cancelled by stopping its iterator (mesh clients' iterators
+ * cancel their call when stopped), so it needs no signal of its own.
  */
 export async function openRouterStream<Message>(ctx: RequestContext, start: (options: CallOptions) => AsyncIterable<Message>): Promise<OpenedStream<Message>> {
-  // Connect's client iterators have no return(): a stream left early is
-  // cancelled through its own signal, which also follows the client.
-  const controller = new AbortController();
-  const clientSignal = ctx.callOptions.signal;
-  const follow = () => controller.abort(clientSignal?.reason);
-  if (clientSignal?.aborted) follow();
-  else clientSignal?.addEventListener("abort", follow, { once: true });
-  const stop = (cancel: boolean) => {
-    clientSignal?.removeEventListener("abort", follow);
-    if (cancel && !controller.signal.aborted) controller.abort();
-  };
-  try {
-    const messages = start({ ...ctx.callOptions, signal: controller.signal })[Symbol.asyncIterator]();
-    const first = await messages.next();
-    if (first.done) {
-      throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
-    }
-    return { first: first.value, rest: messages, stop };
-  } catch (err) {
-    stop(false);
-    throw err;
+  const messages = start(ctx.callOptions)[Symbol.asyncIterator]();
+  const first = await messages.next();
+  if (first.done) {
+    throw new ApiError(502, "The upstream ended the stream without sending anything", ErrorType.Api, "upstream_error");
   }
+  return { first: first.value, rest: messages };
 }
 
 /** What the client-side rendering of a chunk needs to know about it. */
@@ -67,15 +53,13 @@ export function clientChunks<Chunk extends UsageCarrier>(
  * The chunks of a router stream, first one included, each through `map`
  * (an undefined result is skipped), whatever API renders them: one `then`
  * per chunk, no generator (every generator layer adds promises that live from
- * one chunk to the next). Leaving it before the stream's end cancels the router call.
+ * one chunk to the next). Leaving it before the stream's end stops the
+ * router stream, which cancels the call. Nothing here holds `stream` itself:
+ * `stream.first` would stay reachable for as long as the stream lasts.
  */
 export function streamedChunks<Chunk, Out>(stream: OpenedStream<{ chunk?: Chunk }>, map: (chunk: Chunk) => Out | undefined): AsyncIterableIterator<Out> {
-  // `stop` alone, not `stream`: the closures live as long as the stream, and
-  // `stream.first` would keep the first message for all of it.
-  const stop = stream.stop;
   return mapMessages(startingWith(stream.first, stream.rest), {
     map: (message) => (message.chunk === undefined ? SKIP : (map(message.chunk) ?? SKIP)),
-    finish: (complete) => stop(!complete),
   });
 }
 
