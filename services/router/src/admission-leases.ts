@@ -1,6 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client, type HandlerContext } from "@connectrpc/connect";
-import { bearerToken, Header, type ConfigSnapshot, type ConfigStore, type Logger } from "@llmmesh/common";
+import { bearerToken, Header, requestHeaderValue, type ConfigSnapshot, type ConfigStore, type Logger } from "@llmmesh/common";
 import { Operation, PrincipalSchema, type LeaseResponse, type LeaseReturnSchema, type PolicyService, type Principal } from "@llmmesh/proto";
 import { admit, type Admission, type AdmissionRequest } from "./admission.js";
 
@@ -90,7 +90,7 @@ export class AdmissionLeases {
 
   /** Admits one request: on the key's lease when it can, at policy otherwise. */
   async admit(ctx: HandlerContext, snapshot: ConfigSnapshot, request: AdmissionRequest): Promise<Admission> {
-    const apiKey = bearerToken(ctx.requestHeader.get(Header.Authorization)) ?? "";
+    const apiKey = bearerToken(requestHeaderValue(ctx, Header.Authorization)) ?? "";
     const leased = request.operation === Operation.LIST_MODELS ? undefined : this.#admitOnLease(apiKey, snapshot, request);
     if (leased) return leased;
     const admitted = await admit(this.#options.policy, ctx, apiKey, request);

@@ -7,6 +7,7 @@ import { AdapterService, healthV1 } from "@llmmesh/proto";
 import { startServer, type RunningServer } from "../server.js";
 import { createServiceTransport, serviceClient } from "../clients.js";
 import { silentLogger } from "../logger.js";
+import { requestHeaderValue } from "./handler-context.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
 let server: RunningServer | undefined;
@@ -23,6 +24,7 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
     async *watch(req, ctx) {
       if (req.service === "unwanted") events.push("an unwanted call reached the server");
       ctx.responseHeader.set("x-watched", req.service);
+      ctx.responseHeader.set("x-caller", requestHeaderValue(ctx, "Authorization") ?? "none");
       if (req.service.startsWith("trailed")) ctx.responseTrailer.set("x-served-by", "fast");
       yield { status: Status.SERVING };
       if (req.service === "trailed-late") await new Promise((resolve) => setTimeout(resolve, 50));
@@ -75,6 +77,15 @@ describe.each([
     let header: Headers | undefined;
     expect(await collect(client.watch({ service: "a" }, { onHeader: (h) => (header = h) }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     expect(header?.get("x-watched")).toBe("a");
+  });
+
+  it("gives the handler the caller's request headers", async () => {
+    const client = fastClient(await start(), multiplexStreams);
+    const callers: Array<string | null> = [];
+    for (const headers of [{ authorization: "Bearer k1" }, undefined]) {
+      await collect(client.watch({ service: "a" }, { headers, onHeader: (h) => callers.push(h.get("x-caller")) }));
+    }
+    expect(callers).toEqual(["Bearer k1", "none"]);
   });
 
   it("carries the server's trailers, and none when it sets none", async () => {

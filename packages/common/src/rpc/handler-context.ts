@@ -21,6 +21,8 @@ export class LightHandlerContext implements HandlerContext {
     private readonly signalSource: () => AbortSignal,
     private readonly requestHeaderSource: () => Headers,
     private readonly deadlineMs: number | undefined,
+    /** One request header by its lowercase name, read without making `requestHeader`. */
+    private readonly rawRequestHeader?: (name: string) => string | undefined,
   ) {}
 
   get service() {
@@ -43,6 +45,12 @@ export class LightHandlerContext implements HandlerContext {
     return (this.#responseTrailer ??= new Headers());
   }
 
+  /** One request header's value, as `requestHeader.get(name)` gives it, without making them all into Headers. */
+  requestHeaderValue(name: string): string | null {
+    if (this.#requestHeader !== undefined || this.rawRequestHeader === undefined) return this.requestHeader.get(name);
+    return this.rawRequestHeader(name.toLowerCase()) ?? null;
+  }
+
   /** The response headers, if the handler set any (without making them). */
   get responseHeaderIfAny(): Headers | undefined {
     return this.#responseHeader;
@@ -60,4 +68,13 @@ export function nodeHeaders(raw: Record<string, string | string[] | undefined>):
     if (typeof value === "string" && name[0] !== ":") headers.set(name, value);
   }
   return headers;
+}
+
+/**
+ * One request header of a call: read straight from what arrived on the
+ * mesh's own fast paths (a Headers per call costs CPU, and a stream holds
+ * it for as long as it lasts), from `requestHeader` elsewhere.
+ */
+export function requestHeaderValue(ctx: HandlerContext, name: string): string | null {
+  return ctx instanceof LightHandlerContext ? ctx.requestHeaderValue(name) : ctx.requestHeader.get(name);
 }

@@ -56,7 +56,10 @@ export class ServerCall {
     const header = headers["connect-timeout-ms"];
     const parsed = typeof header === "string" ? Number.parseInt(header, 10) : Number.NaN;
     const timeoutMs = Number.isFinite(parsed) ? parsed : undefined;
-    this.ctx = new LightHandlerContext(method, "connect", url, () => this.signal, () => nodeHeaders(headers), timeoutMs);
+    this.ctx = new LightHandlerContext(method, "connect", url, () => this.signal, () => nodeHeaders(headers), timeoutMs, (name) => {
+      const value = name[0] === ":" ? undefined : headers[name];
+      return typeof value === "string" ? value : undefined;
+    });
     this.#timer =
       timeoutMs === undefined ? undefined : setTimeout(() => this.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
   }
