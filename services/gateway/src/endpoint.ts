@@ -67,17 +67,16 @@ const NO_BODY: JsonObject = Object.freeze({});
  */
 export function createEndpoint<Parsed, Result>(spec: EndpointSpec<Parsed, Result>, env: EndpointEnv): Endpoint {
   const dialect = spec.dialect ?? OPENAI_DIALECT;
-  return async (req, res, ctx, params) => {
-    try {
-      const reply = await replyTo(spec, env, req, ctx, params);
-      if (reply.kind === "json") {
-        writeJson(res, ctx, 200, reply.body, reply.headers, dialect);
-      } else {
-        await writeEventStream(res, ctx, reply.events, reply.headers, (err) => reportError(err, ctx, env.logger), dialect);
-      }
-    } catch (err) {
-      respondWithError(res, ctx, err, env.logger, dialect);
-    }
+  // Promise steps, not an async function: a suspended frame of its own would
+  // stay for as long as a stream lasts (writeEventStream's is enough).
+  return (req, res, ctx, params) => {
+    const answer = (reply: Reply): Promise<void> | void => {
+      if (reply.kind === "json") return writeJson(res, ctx, 200, reply.body, reply.headers, dialect);
+      return writeEventStream(res, ctx, reply.events, reply.headers, (err) => reportError(err, ctx, env.logger), dialect);
+    };
+    return replyTo(spec, env, req, ctx, params)
+      .then(answer)
+      .catch((err: unknown) => respondWithError(res, ctx, err, env.logger, dialect));
   };
 }
 

@@ -62,20 +62,24 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
     return admin.route(path);
   };
 
-  const serve = async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
+  // Not an async function: a suspended frame of its own would stay for as
+  // long as a stream lasts. The endpoint's promise carries its own failure.
+  const serve = (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
     const ctx = new RequestContext(req, res);
+    const failed = (err: unknown) => respondWithError(res, ctx, err, deps.logger);
     try {
-      if (ctx.method === "OPTIONS") return writePreflight(req, res, ctx);
+      if (ctx.method === "OPTIONS") return Promise.resolve(writePreflight(req, res, ctx));
       const match = route(ctx.path);
-      if (!match) return writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path), false, dialectForPath(ctx.path));
+      if (!match) return Promise.resolve(writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path), false, dialectForPath(ctx.path)));
       const endpoint = match.methods[ctx.method];
       if (!endpoint) {
         const error = methodNotAllowed(ctx.method, ctx.path, Object.keys(match.methods));
-        return writeApiError(res, ctx, error, false, dialectForPath(ctx.path));
+        return Promise.resolve(writeApiError(res, ctx, error, false, dialectForPath(ctx.path)));
       }
-      await endpoint(req, res, ctx, match.params);
+      return endpoint(req, res, ctx, match.params).catch(failed);
     } catch (err) {
-      respondWithError(res, ctx, err, deps.logger);
+      // respondWithError may throw too (a response beyond saving): the caller's catch handles that.
+      return Promise.resolve().then(() => failed(err));
     }
   };
 
