@@ -24,7 +24,7 @@ function youngGenerationSetByOperator(execArgv: readonly string[], nodeOptions: 
  * compiling the modules keeps most of what it allocates, so V8 would take it
  * for a busy process and grow its young generation to the largest size (32
  * MiB) before the first request: every process then idled about 10 MiB
- * larger (75 against 85 MiB for the policy service). Once the process
+ * larger (76 against 85 MiB for the policy service). Once the process
  * serves, V8 sizes it as usual, to the load that actually comes. Modules
  * imported statically by `main` would be loaded before this runs, hence the
  * dynamic imports in `start`.

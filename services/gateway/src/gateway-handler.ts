@@ -63,38 +63,42 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
   };
 
   // Not an async function: a suspended frame of its own would stay for as
-  // long as a stream lasts. The endpoint's promise carries its own failure.
-  const serve = (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
+  // long as a stream lasts. An endpoint's promise carries its own failure.
+  const serve = (req: GatewayRequest, res: GatewayResponse): Promise<void> | void => {
     const ctx = new RequestContext(req, res);
-    const failed = (err: unknown) => respondWithError(res, ctx, err, deps.logger);
     try {
-      if (ctx.method === "OPTIONS") return Promise.resolve(writePreflight(req, res, ctx));
+      if (ctx.method === "OPTIONS") return writePreflight(req, res, ctx);
       const match = route(ctx.path);
-      if (!match) return Promise.resolve(writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path), false, dialectForPath(ctx.path)));
+      if (!match) return writeApiError(res, ctx, unknownUrl(ctx.method, ctx.path), false, dialectForPath(ctx.path));
       const endpoint = match.methods[ctx.method];
       if (!endpoint) {
         const error = methodNotAllowed(ctx.method, ctx.path, Object.keys(match.methods));
-        return Promise.resolve(writeApiError(res, ctx, error, false, dialectForPath(ctx.path)));
+        return writeApiError(res, ctx, error, false, dialectForPath(ctx.path));
       }
-      return endpoint(req, res, ctx, match.params).catch(failed);
+      return endpoint(req, res, ctx, match.params).catch((err: unknown) => respondWithError(res, ctx, err, deps.logger));
     } catch (err) {
-      // respondWithError may throw too (a response beyond saving): the caller's catch handles that.
-      return Promise.resolve().then(() => failed(err));
+      respondWithError(res, ctx, err, deps.logger);
+    }
+  };
+
+  // Only reachable if writing the error response itself failed (say, on a
+  // stream that died underneath us): log it and make sure nothing hangs.
+  const lastResort = (res: GatewayResponse, err: unknown) => {
+    deps.logger.error("could not answer request", { cause: err instanceof Error ? err.message : String(err) });
+    try {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    } catch {
+      // The response is beyond saving; the server closes it.
     }
   };
 
   return (req, res) => {
-    serve(req, res).catch((err: unknown) => {
-      // Only reachable if writing the error response itself failed (say, on a
-      // stream that died underneath us): log it and make sure nothing hangs.
-      deps.logger.error("could not answer request", { cause: err instanceof Error ? err.message : String(err) });
-      try {
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      } catch {
-        // The response is beyond saving; the server closes it.
-      }
-    });
+    try {
+      serve(req, res)?.catch((err: unknown) => lastResort(res, err));
+    } catch (err) {
+      lastResort(res, err);
+    }
   };
 }
 

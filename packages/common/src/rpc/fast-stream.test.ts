@@ -99,6 +99,7 @@ describe.each([
   });
 
   it("fills in the trailer a caller took from the response before the stream ended", async () => {
+    // With a deadline, the response also passes through the transport's deadline wrapper.
     const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams, defaultTimeoutMs: 10_000 });
     closers.push(() => transport.close());
     const watch = Health.method.watch;
