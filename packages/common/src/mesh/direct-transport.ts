@@ -14,7 +14,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { create, type DescMethod, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
-import { abortError, cannotAbort } from "../rpc/call-signal.js";
+import { abortError, callSignal, cannotAbort } from "../rpc/call-signal.js";
 import { LightHandlerContext } from "../rpc/handler-context.js";
 import { rpcPath } from "../rpc/unary-path.js";
 import { firstMessage } from "../rpc/request-messages.js";
@@ -69,13 +69,13 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     if (!spec) throw new ConnectError(`${method.parent.typeName}/${method.name} is not implemented in this process`, Code.Unimplemented);
     return spec;
   };
-  const contextFor = (req: UnaryRequest | StreamRequest, timeoutMs: number | undefined) =>
-    new LightHandlerContext(req.method, PROTOCOL, req.url, () => req.signal, () => req.header, timeoutMs);
+  const contextFor = (req: UnaryRequest | StreamRequest, signal: AbortSignal, timeoutMs: number | undefined) =>
+    new LightHandlerContext(req.method, PROTOCOL, req.url, () => signal, () => req.header, timeoutMs);
 
   const callUnary = async (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> => {
     const spec = lookup(req.method);
     if (spec.kind !== "unary") throw new ConnectError(`${req.method.name} is not unary`, Code.Internal);
-    const ctx = contextFor(req, timeoutMs);
+    const ctx = contextFor(req, req.signal, timeoutMs);
     const output = await spec.impl(req.message, ctx);
     const method = req.method;
     return {
@@ -93,21 +93,31 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     if (spec.kind !== "server_streaming") throw new ConnectError(`${req.method.name}: only server streaming runs in process`, Code.Unimplemented);
     const method = req.method;
     const request = await firstMessage(req.message);
-    const ctx = contextFor(req, timeoutMs);
-    const outputs = spec.impl(request, ctx)[Symbol.asyncIterator]();
+    // The callee learns of the deadline through its signal, as over the network; only a deadline costs a controller.
+    const cancellation = callSignal(req.signal, timeoutMs, "stream");
+    const signal = cancellation.signal;
+    const ctx = contextFor(req, signal, timeoutMs);
+    let outputs: AsyncIterator<unknown>;
+    try {
+      outputs = spec.impl(request, ctx)[Symbol.asyncIterator]();
+    } catch (err) {
+      cancellation.done();
+      throw err;
+    }
     // A caller that aborts ends the callee's generator too.
     const endCallee = () => void outputs.return?.().catch(() => {});
-    const listening = !cannotAbort(req.signal);
-    if (listening) req.signal.addEventListener("abort", endCallee, { once: true });
+    const listening = !cannotAbort(signal);
+    if (listening) signal.addEventListener("abort", endCallee, { once: true });
     const messages = mapMessages(outputs, {
       map: (output) => create(method.output, output as MessageInitShape<typeof method.output>),
-      error: (err) => (req.signal.aborted ? abortError(req.signal) : ConnectError.from(err)),
+      error: (err) => (signal.aborted ? abortError(signal) : ConnectError.from(err)),
       finish(complete) {
-        if (listening) req.signal.removeEventListener("abort", endCallee);
+        cancellation.done();
+        if (listening) signal.removeEventListener("abort", endCallee);
         // Left early (the caller stopped iterating): the callee stops too, as over the network.
         if (!complete) endCallee();
         // A cancelled call ends in an error, as it does over the network, never as a complete stream.
-        else if (req.signal.aborted) throw abortError(req.signal);
+        else if (signal.aborted) throw abortError(signal);
       },
     });
     return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages };

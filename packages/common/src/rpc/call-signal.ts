@@ -3,6 +3,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 /** A signal that never fires, shared by every call that has neither a caller signal nor a deadline. */
 const NEVER: AbortSignal = new AbortController().signal;
 
+/** The caller's signal, or the shared one that never fires. */
+export function signalOrNever(caller: AbortSignal | undefined): AbortSignal {
+  return caller ?? NEVER;
+}
+
+/** The error of a call whose own deadline passed. */
+export function deadlineError(timeoutMs: number): ConnectError {
+  return new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded);
+}
+
 /** The cancellation of one call, made only as expensive as the call needs. */
 export interface CallSignal {
   readonly signal: AbortSignal;
@@ -49,6 +59,8 @@ const nothingToRelease = () => {};
  * left on the request's deadline); only any other deadline costs a
  * controller and a timer. Streams never lean on a mark: a stream may outlive
  * its caller's deadline (the router disarms it once output has started).
+ * (The network transports keep a stream's deadline themselves, with a timer
+ * and no controller: see CallSenders.stream.)
  * The reasons are ConnectErrors (Canceled, DeadlineExceeded), as Connect's
  * own transports give.
  */
@@ -61,7 +73,7 @@ export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | 
     return { signal: caller!, done: nothingToRelease, holdsTimer: false };
   }
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+  const timer = setTimeout(() => controller.abort(deadlineError(timeoutMs)), timeoutMs);
   const onCallerAbort = () => controller.abort(ConnectError.from(caller?.reason, Code.Canceled));
   if (caller?.aborted) onCallerAbort();
   else caller?.addEventListener("abort", onCallerAbort, { once: true });

@@ -3,7 +3,7 @@ import * as net from "node:net";
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { fromBinary, toBinary, type Message, type MessageShape } from "@bufbuild/protobuf";
-import { abortError, cannotAbort } from "./call-signal.js";
+import { abortError, cannotAbort, deadlineError } from "./call-signal.js";
 import { END_STREAM_FLAG, EnvelopeReader, envelope, isEmptyEndStream, STREAM_PROTO } from "./envelope-reader.js";
 import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
@@ -95,7 +95,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     const multiplexed = mux === undefined ? undefined : await mux.connection();
     if (multiplexed !== undefined) {
       if (req.signal.aborted) throw abortError(req.signal);
-      return streamOverMux(multiplexed, req, headers, body, url.origin);
+      return streamOverMux(multiplexed, req, headers, body, url.origin, deadline);
     }
     headers[":method"] = "POST";
     headers["content-type"] = STREAM_PROTO;
@@ -111,14 +111,28 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     stream.on("error", () => {});
     const cancel = () => stream.close(NGHTTP2_CANCEL);
     if (!cannotAbort(req.signal)) req.signal.addEventListener("abort", cancel, { once: true });
+    // The call's own deadline: reset the stream, which then ends as expired.
+    let expired: ConnectError | undefined;
+    const deadlineTimer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(() => {
+            expired = deadlineError(deadline);
+            cancel();
+          }, deadline);
+    /** Why the stream ended early: its deadline, its caller, or else `otherwise`. */
+    const endedBy = (otherwise: () => ConnectError) => expired ?? (req.signal.aborted ? abortError(req.signal) : otherwise());
     stream.end(envelope(0, body));
 
-    const stopListening = () => req.signal.removeEventListener("abort", cancel);
+    const stopListening = () => {
+      req.signal.removeEventListener("abort", cancel);
+      clearTimeout(deadlineTimer);
+    };
     const responseHeaders = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve, reject) => {
       // Once the headers are in, a later close is the end of the stream, not
       // a failure to report here: no error (and no stack trace) is built for it.
-      const onError = (err: Error) => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, err));
-      const onClose = () => reject(req.signal.aborted ? abortError(req.signal) : unavailable(url.origin, new Error(`stream closed (code ${stream.rstCode})`)));
+      const onError = (err: Error) => reject(endedBy(() => unavailable(url.origin, err)));
+      const onClose = () => reject(endedBy(() => unavailable(url.origin, new Error(`stream closed (code ${stream.rstCode})`))));
       stream.once("response", (headers) => {
         stream.off("error", onError);
         stream.off("close", onClose);
@@ -161,7 +175,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       // Node's server drops the whole connection.
       if (!stream.closed) cancel();
     };
-    const failure = (err: unknown) => (req.signal.aborted ? abortError(req.signal) : err instanceof ConnectError ? err : unavailable(url.origin, err));
+    const failure = (err: unknown) => endedBy(() => (err instanceof ConnectError ? err : unavailable(url.origin, err)));
     const onData = (chunk: Buffer) => {
       if (over) return;
       try {
@@ -188,7 +202,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
       stopWatching();
       if (over) return;
       over = true;
-      messages.fail(req.signal.aborted ? abortError(req.signal) : new ConnectError(`the stream from ${url.origin} ended without its final message`, Code.Unavailable));
+      messages.fail(endedBy(() => new ConnectError(`the stream from ${url.origin} ended without its final message`, Code.Unavailable)));
     };
     const onLost = (err?: unknown) => {
       stopWatching();
@@ -226,8 +240,15 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
  * cancellation, backpressure), in the frames of mux-frames.ts. Nothing that
  * lives as long as the stream holds the request's bytes.
  */
-function streamOverMux(connection: MuxConnection, req: StreamRequest, headers: Record<string, string>, body: Uint8Array, origin: string): Promise<StreamResponse> {
-  const call = new MuxCall(req.method, req.signal, origin);
+function streamOverMux(
+  connection: MuxConnection,
+  req: StreamRequest,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  origin: string,
+  deadlineMs: number | undefined,
+): Promise<StreamResponse> {
+  const call = new MuxCall(req.method, req.signal, origin, deadlineMs);
   call.start(connection.open(headers, body, call));
   return call.response;
 }
@@ -244,11 +265,13 @@ class MuxCall implements MuxStreamSink {
   #received: Record<string, string> | undefined;
   #header: Headers | undefined;
   #trailer: Headers | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly method: StreamRequest["method"],
     private readonly signal: AbortSignal,
     private readonly origin: string,
+    private readonly deadlineMs: number | undefined,
   ) {
     this.response = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -259,6 +282,14 @@ class MuxCall implements MuxStreamSink {
   start(stream: MuxStream): void {
     this.#stream = stream;
     if (!cannotAbort(this.signal)) this.signal.addEventListener("abort", this.#cancel, { once: true });
+    // The call as the timer's argument: no closure per call.
+    if (this.deadlineMs !== undefined) this.#deadline = setTimeout(MuxCall.#expire, this.deadlineMs, this);
+  }
+
+  static #expire(call: MuxCall): void {
+    if (call.#over) return;
+    call.#stream.cancel();
+    call.#fail(deadlineError(call.deadlineMs!));
   }
 
   headers(received: Record<string, string>): void {
@@ -327,6 +358,7 @@ class MuxCall implements MuxStreamSink {
   #finish(): void {
     this.#over = true;
     this.signal.removeEventListener("abort", this.#cancel);
+    clearTimeout(this.#deadline);
   }
 
   #fail(err: unknown): void {

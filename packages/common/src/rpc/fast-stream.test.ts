@@ -12,7 +12,10 @@ import { requestHeaderValue } from "./handler-context.js";
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
 let server: RunningServer | undefined;
 const closers: Array<() => Promise<unknown> | void> = [];
+/** Implementations stalled on purpose, released after each test. */
+const stalled: Array<() => void> = [];
 afterEach(async () => {
+  for (const release of stalled.splice(0)) release();
   for (const close of closers.splice(0)) await close();
   await server?.close(100);
   server = undefined;
@@ -29,6 +32,10 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
       yield { status: Status.SERVING };
       if (req.service === "trailed-late") await new Promise((resolve) => setTimeout(resolve, 50));
       if (req.service === "fail") throw new ConnectError("broke after one", Code.Unavailable);
+      if (req.service === "stall") {
+        // Deaf to its signal: only the caller's own deadline ends the call.
+        await new Promise<void>((resolve) => stalled.push(resolve));
+      }
       if (req.service === "hang") {
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
         events.push(`aborted: ${(ctx.signal.reason as ConnectError).code}`);
@@ -99,7 +106,7 @@ describe.each([
   });
 
   it("fills in the trailer a caller took from the response before the stream ended", async () => {
-    // With a deadline, the response also passes through the transport's deadline wrapper.
+    // With a deadline, which the transport keeps while the stream lasts.
     const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams, defaultTimeoutMs: 10_000 });
     closers.push(() => transport.close());
     const watch = Health.method.watch;
@@ -145,6 +152,18 @@ describe.each([
     })();
     await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
     await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("ends a stream at its deadline on the caller's side, even when the server does not", async () => {
+    const client = fastClient(await start(), multiplexStreams);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const message of client.watch({ service: "stall" }, { timeoutMs: 150 })) seen.push(message.status);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([Status.SERVING]);
+    expect(err).toMatchObject({ code: Code.DeadlineExceeded, rawMessage: "the deadline of 150 ms passed" });
+    // The same connection still serves.
+    expect(await collect(client.watch({ service: "after" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
   });
 
   it("does not send a call whose signal fired before it started, with or without a deadline", async () => {

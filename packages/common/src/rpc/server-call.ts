@@ -3,6 +3,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
 import { LightHandlerContext, nodeHeaders } from "./handler-context.js";
 import { rpcPath } from "./unary-path.js";
+import { deadlineError } from "./call-signal.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -61,7 +62,7 @@ export class ServerCall {
       return typeof value === "string" ? value : undefined;
     });
     this.#timer =
-      timeoutMs === undefined ? undefined : setTimeout(() => this.abort(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+      timeoutMs === undefined ? undefined : setTimeout(() => this.abort(deadlineError(timeoutMs)), timeoutMs);
   }
 
   get signal(): AbortSignal {

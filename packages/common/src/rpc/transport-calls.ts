@@ -10,11 +10,10 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { create, isMessage, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { abortError, callSignal } from "./call-signal.js";
+import { abortError, callSignal, signalOrNever } from "./call-signal.js";
 import { chainStream, chainUnary } from "./interceptor-chain.js";
 import { normalized } from "./request-messages.js";
 import { rpcPath } from "./unary-path.js";
-import { mapMessages } from "../stream-iterators.js";
 
 /** How one of the mesh's transports sends a call, once the common plumbing is done. */
 export interface CallSenders {
@@ -23,14 +22,24 @@ export interface CallSenders {
   interceptors?: readonly Interceptor[];
   /** Deadline for calls that set none. */
   defaultTimeoutMs?: number;
+  /** Sends a unary call; `req.signal` fires when `deadlineMs` passes. */
   unary?: (req: UnaryRequest, deadlineMs: number | undefined) => Promise<UnaryResponse>;
+  /**
+   * Sends a streaming call and keeps its deadline itself: the call fails with
+   * DeadlineExceeded once `deadlineMs` passes, while it waits for headers or
+   * while its messages are read. `req.signal` is the caller's alone. A
+   * stream lasts long and a controller per stream and hop (its signal, the
+   * listener on the caller's, the wrapper that releases them) was a large
+   * share of what a held stream keeps; a sender needs only a timer.
+   */
   stream?: (req: StreamRequest, deadlineMs: number | undefined) => Promise<StreamResponse>;
 }
 
 /**
  * A Transport made from senders: builds each request, runs interceptors,
- * applies the deadline and the caller's signal, and turns failures into
- * ConnectErrors (Canceled or DeadlineExceeded when the signal fired). Unlike
+ * applies the deadline and the caller's signal (streams' deadlines are the
+ * senders' own), and turns failures into ConnectErrors (Canceled or
+ * DeadlineExceeded when the signal fired). Unlike
  * Connect's runUnaryCall/runStreamingCall it makes no abort controller or
  * DOMException for calls that need none: that was a large share of an
  * internal hop's CPU.
@@ -78,38 +87,13 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
       const send = senders.stream;
       if (!send) throw new ConnectError(`${method.name}: streaming calls are not carried here`);
       const deadline = timeoutMs ?? senders.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline, "stream");
-      let response: StreamResponse;
+      const callerSignal = signalOrNever(signal);
       try {
-        const req = request<StreamRequest>(true, method as unknown as StreamRequest["method"], cancellation.signal, header, contextValues, normalized(method.input, input) as AsyncIterable<MessageShape<DescMessage>>);
-        response = await chainStream(interceptors, (r) => send(r, deadline))(req);
+        const req = request<StreamRequest>(true, method as unknown as StreamRequest["method"], callerSignal, header, contextValues, normalized(method.input, input) as AsyncIterable<MessageShape<DescMessage>>);
+        return (await chainStream(interceptors, (r) => send(r, deadline))(req)) as never;
       } catch (err) {
-        cancellation.done();
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
+        throw callerSignal.aborted ? abortError(callerSignal) : ConnectError.from(err);
       }
-      // Only a deadline holds anything (a timer) until the stream ends; otherwise the messages pass untouched.
-      if (!cancellation.holdsTimer) return response as never;
-      return withMessages(response, mapMessages(response.message[Symbol.asyncIterator](), { finish: cancellation.done })) as never;
     },
-  };
-}
-
-/**
- * `response` with other messages. Its header and trailer are read through it
- * when asked for, not copied: a transport may make them only on demand, and
- * fills the trailer in when the stream ends.
- */
-function withMessages(response: StreamResponse, message: StreamResponse["message"]): StreamResponse {
-  return {
-    stream: true,
-    service: response.service,
-    method: response.method,
-    get header() {
-      return response.header;
-    },
-    get trailer() {
-      return response.trailer;
-    },
-    message,
   };
 }
