@@ -1,10 +1,10 @@
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { createAdapterRpcs, unknownProtocolError, type ConfigSnapshot, type ConfigStore, type Logger, type OpenedCall } from "@llmmesh/common";
 import type { AdapterService } from "@llmmesh/proto";
 import { protocols } from "./providers/index.js";
 import type { ProtocolRequest, ResolvedProvider, UpstreamCall } from "./providers/provider.js";
 import { ProviderResolver } from "./provider-resolver.js";
-import { readBodyText, transportFailure, UpstreamClient, type UpstreamRequest } from "./upstream-client.js";
+import { readBodyText, transportFailure, UpstreamClient, type UpstreamAnswer, type UpstreamRequest, type UpstreamResponse } from "./upstream-client.js";
 
 /** What the OpenAI adapter needs. `env` holds the secrets `${VAR}` references name (default `process.env`). */
 export interface OpenAIAdapterDeps {
@@ -41,7 +41,7 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
     if (protocol === undefined) {
       throw unknownProtocolError({ adapter: "adapter-openai", provider: provider.name, protocol: provider.protocol, spoken: protocols.keys() });
     }
-    const call = createCall(provider, ctx.signal, upstream, logger);
+    const call = new ProviderCall(provider, ctx.signal, upstream, logger);
     return { protocol, call, upstreamMs: () => call.waitedMs };
   };
 
@@ -54,54 +54,72 @@ export function createOpenAIAdapter(deps: OpenAIAdapterDeps): OpenAIAdapter {
   };
 }
 
-/** Binds one provider, cancellation signal and the shared pools into the call a protocol uses. */
-function createCall(provider: ResolvedProvider, signal: AbortSignal, upstream: UpstreamClient, logger: Logger): UpstreamCall & { readonly waitedMs: number } {
-  let waitedMs = 0;
-  const upstreamRequest = (request: ProtocolRequest): UpstreamRequest => ({
-    method: request.method,
-    url: endpointUrl(provider.baseUrl, request.path),
-    headers: request.headers,
-    body: request.body,
-    signal,
-    timeoutMs: provider.timeoutMs,
-  });
-  const answered = (request: ProtocolRequest, status: number, started: number) => {
-    waitedMs += performance.now() - started;
+/**
+ * Binds one provider, cancellation signal and the shared pools into the call
+ * a protocol uses. A class, not an object of closures: a stream holds its
+ * call for as long as it lasts, and methods on the prototype cost it nothing.
+ */
+class ProviderCall implements UpstreamCall {
+  #waitedMs = 0;
+
+  constructor(
+    readonly provider: ResolvedProvider,
+    readonly signal: AbortSignal,
+    private readonly upstream: UpstreamClient,
+    readonly logger: Logger,
+  ) {}
+
+  get waitedMs(): number {
+    return this.#waitedMs;
+  }
+
+  waited(since: number): void {
+    this.#waitedMs += performance.now() - since;
+  }
+
+  async send(request: ProtocolRequest): Promise<UpstreamResponse> {
+    const started = performance.now();
+    const response = await this.upstream.send(this.#upstreamRequest(request), this.provider.name);
+    this.#answered(request, response.status, started);
+    return response;
+  }
+
+  async fetch(request: ProtocolRequest): Promise<UpstreamAnswer> {
+    const started = performance.now();
+    const answer = await this.upstream.fetch(this.#upstreamRequest(request), this.provider.name);
+    this.#answered(request, answer.status, started);
+    return answer;
+  }
+
+  async readText(response: UpstreamResponse): Promise<string> {
+    const started = performance.now();
+    try {
+      return await readBodyText(response, this.provider.name, this.signal);
+    } finally {
+      this.waited(started);
+    }
+  }
+
+  failure(err: unknown): ConnectError {
+    return transportFailure(err, this.provider.name, this.signal);
+  }
+
+  #upstreamRequest(request: ProtocolRequest): UpstreamRequest {
+    return {
+      method: request.method,
+      url: endpointUrl(this.provider.baseUrl, request.path),
+      headers: request.headers,
+      body: request.body,
+      signal: this.signal,
+      timeoutMs: this.provider.timeoutMs,
+    };
+  }
+
+  #answered(request: ProtocolRequest, status: number, started: number): void {
+    this.waited(started);
     // Never log headers or bodies: they hold the key and the user's data.
-    logger.debug("upstream answered", { provider: provider.name, method: request.method, path: request.path, status, ms: Math.round(performance.now() - started) });
-  };
-  return {
-    provider,
-    signal,
-    logger,
-    get waitedMs() {
-      return waitedMs;
-    },
-    waited(since) {
-      waitedMs += performance.now() - since;
-    },
-    async send(request) {
-      const started = performance.now();
-      const response = await upstream.send(upstreamRequest(request), provider.name);
-      answered(request, response.status, started);
-      return response;
-    },
-    async fetch(request) {
-      const started = performance.now();
-      const answer = await upstream.fetch(upstreamRequest(request), provider.name);
-      answered(request, answer.status, started);
-      return answer;
-    },
-    async readText(response) {
-      const started = performance.now();
-      try {
-        return await readBodyText(response, provider.name, signal);
-      } finally {
-        waitedMs += performance.now() - started;
-      }
-    },
-    failure: (err) => transportFailure(err, provider.name, signal),
-  };
+    this.logger.debug("upstream answered", { provider: this.provider.name, method: request.method, path: request.path, status, ms: Math.round(performance.now() - started) });
+  }
 }
 
 /** `base_url` + endpoint path, keeping the base URL's query (some gateways need one). */

@@ -43,54 +43,80 @@ export interface DeadlineOptions {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const realNow = () => performance.now();
+
 /** Starts the clock of one request. */
 export function startDeadline(options: DeadlineOptions): RequestDeadline {
-  const now = options.now ?? performance.now.bind(performance);
-  const budgetMs = Math.min(options.timeoutMs, options.clientTimeoutMs ?? Infinity);
-  const endsAt = now() + budgetMs;
-  const controller = new AbortController();
-  let armed = true;
-  let timedOut = false;
+  return new Deadline(options);
+}
 
-  const timeoutError = () =>
-    meshError(Code.DeadlineExceeded, `${options.describe()} did not complete within ${budgetMs} ms.`, { reason: Reason.UpstreamTimeout });
-  const onClientAbort = () => controller.abort(options.clientSignal.reason);
-  const timer = setTimeout(
-    () => {
-      timedOut = true;
-      controller.abort(timeoutError());
-    },
+/**
+ * A class, not closures over the options: a stream keeps its deadline for as
+ * long as it lasts, and methods on the prototype cost it nothing.
+ */
+class Deadline implements RequestDeadline {
+  readonly #controller = new AbortController();
+  readonly #options: DeadlineOptions;
+  readonly #now: () => number;
+  readonly #budgetMs: number;
+  readonly #endsAt: number;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  #armed = true;
+  #timedOut = false;
+  readonly #onClientAbort = () => this.#controller.abort(this.#options.clientSignal.reason);
+
+  constructor(options: DeadlineOptions) {
+    this.#options = options;
+    this.#now = options.now ?? realNow;
+    this.#budgetMs = Math.min(options.timeoutMs, options.clientTimeoutMs ?? Infinity);
+    this.#endsAt = this.#now() + this.#budgetMs;
     // setTimeout fires at once for delays past 2^31-1 ms; no real budget is that long.
-    Math.min(budgetMs, MAX_TIMER_MS),
-  );
-  if (options.clientSignal.aborted) onClientAbort();
-  else options.clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  // Unary calls made on this signal with the time left as their timeout need no timer of their own.
-  // In real time, as the timer is: `now` may be a test's clock.
-  markDeadline(controller.signal, performance.now() + budgetMs);
+    this.#timer = setTimeout(Deadline.#expire, Math.min(this.#budgetMs, MAX_TIMER_MS), this);
+    if (options.clientSignal.aborted) this.#onClientAbort();
+    else options.clientSignal.addEventListener("abort", this.#onClientAbort, { once: true });
+    // Unary calls made on this signal with the time left as their timeout need no timer of their own.
+    // In real time, as the timer is: `now` may be a test's clock.
+    markDeadline(this.#controller.signal, performance.now() + this.#budgetMs);
+  }
 
-  const remainingMs = () => (armed ? Math.max(0, Math.floor(endsAt - now())) : Infinity);
-  return {
-    signal: controller.signal,
-    remainingMs,
-    check(marginMs = 0) {
-      if (options.clientSignal.aborted) throw clientGoneError(options.clientSignal.reason, timeoutError);
-      if (timedOut || remainingMs() <= marginMs) throw timeoutError();
-    },
-    disarm() {
-      armed = false;
-      unmarkDeadline(controller.signal);
-      clearTimeout(timer);
-    },
-    cancel() {
-      if (!controller.signal.aborted) controller.abort(new ConnectError("The stream was closed before it ended.", Code.Canceled));
-    },
-    dispose() {
-      unmarkDeadline(controller.signal);
-      clearTimeout(timer);
-      options.clientSignal.removeEventListener("abort", onClientAbort);
-    },
-  };
+  static #expire(deadline: Deadline): void {
+    deadline.#timedOut = true;
+    deadline.#controller.abort(deadline.#timeoutError());
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  remainingMs(): number {
+    return this.#armed ? Math.max(0, Math.floor(this.#endsAt - this.#now())) : Infinity;
+  }
+
+  check(marginMs = 0): void {
+    const clientSignal = this.#options.clientSignal;
+    if (clientSignal.aborted) throw clientGoneError(clientSignal.reason, () => this.#timeoutError());
+    if (this.#timedOut || this.remainingMs() <= marginMs) throw this.#timeoutError();
+  }
+
+  disarm(): void {
+    this.#armed = false;
+    unmarkDeadline(this.#controller.signal);
+    clearTimeout(this.#timer);
+  }
+
+  cancel(): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(new ConnectError("The stream was closed before it ended.", Code.Canceled));
+  }
+
+  dispose(): void {
+    unmarkDeadline(this.#controller.signal);
+    clearTimeout(this.#timer);
+    this.#options.clientSignal.removeEventListener("abort", this.#onClientAbort);
+  }
+
+  #timeoutError(): ConnectError {
+    return meshError(Code.DeadlineExceeded, `${this.#options.describe()} did not complete within ${this.#budgetMs} ms.`, { reason: Reason.UpstreamTimeout });
+  }
 }
 
 /** The client's own deadline stays a deadline; anything else is a cancellation. */

@@ -15,7 +15,7 @@ import {
 } from "@connectrpc/connect";
 import { create, type DescMethod, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { abortError, callSignal, cannotAbort } from "../rpc/call-signal.js";
-import { LightHandlerContext } from "../rpc/handler-context.js";
+import { LightHandlerContext, type ContextSource } from "../rpc/handler-context.js";
 import { rpcPath } from "../rpc/unary-path.js";
 import { firstMessage } from "../rpc/request-messages.js";
 import { transportFrom } from "../rpc/transport-calls.js";
@@ -47,6 +47,18 @@ export function collectImplementations(register: (router: ConnectRouter) => void
   return collector.specs;
 }
 
+/** A direct call's signal and headers, as its callee's context reads them. */
+class DirectSource implements ContextSource {
+  constructor(
+    readonly signal: AbortSignal,
+    private readonly header: Headers,
+  ) {}
+
+  requestHeaders(): Headers {
+    return this.header;
+  }
+}
+
 const PROTOCOL = "in-process";
 const BASE_URL = "in-process://mesh";
 
@@ -70,7 +82,7 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
     return spec;
   };
   const contextFor = (req: UnaryRequest | StreamRequest, signal: AbortSignal, timeoutMs: number | undefined) =>
-    new LightHandlerContext(req.method, PROTOCOL, req.url, () => signal, () => req.header, timeoutMs);
+    new LightHandlerContext(req.method, PROTOCOL, req.url, new DirectSource(signal, req.header), timeoutMs);
 
   const callUnary = async (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> => {
     const spec = lookup(req.method);

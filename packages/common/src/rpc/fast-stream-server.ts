@@ -63,7 +63,7 @@ export async function serveStream(spec: StreamSpec, call: ServerCall, answer: St
     if (headersSent) return;
     headersSent = true;
     const headers: Record<string, string> = { "content-type": STREAM_PROTO };
-    ctx.responseHeaderIfAny?.forEach((value, name) => (headers[name] = value));
+    ctx.takeResponseHeader()?.forEach((value, name) => (headers[name] = value));
     answer.head(headers);
   };
   let failure: ConnectError | undefined;

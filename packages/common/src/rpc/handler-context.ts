@@ -1,11 +1,21 @@
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
 
+/** Where a context's signal and request headers come from: the call it belongs to. */
+export interface ContextSource {
+  readonly signal: AbortSignal;
+  /** All request headers, made when first asked for. */
+  requestHeaders(): Headers;
+  /** One request header by its lowercase name, read without making them all into Headers. */
+  rawRequestHeader?(name: string): string | undefined;
+}
+
 /**
  * A HandlerContext for the mesh's own fast paths. Connect's
  * createHandlerContext makes three Headers, two abort controllers and a
  * deadline timer per call; most hops read none of them. Here each is made
- * on first use only.
+ * on first use only, and what a call holds for as long as it lasts is its
+ * source, not closures over it.
  */
 export class LightHandlerContext implements HandlerContext {
   readonly requestMethod = "POST";
@@ -18,25 +28,24 @@ export class LightHandlerContext implements HandlerContext {
     readonly method: DescMethod,
     readonly protocolName: string,
     readonly url: string,
-    private readonly signalSource: () => AbortSignal,
-    private readonly requestHeaderSource: () => Headers,
+    private readonly source: ContextSource,
     private readonly deadlineMs: number | undefined,
-    /** One request header by its lowercase name, read without making `requestHeader`. */
-    private readonly rawRequestHeader?: (name: string) => string | undefined,
   ) {}
 
   get service() {
     return this.method.parent;
   }
   get signal(): AbortSignal {
-    return this.signalSource();
+    return this.source.signal;
   }
   get values(): ContextValues {
     return (this.#values ??= createContextValues());
   }
-  readonly timeoutMs = () => this.deadlineMs;
+  timeoutMs(): number | undefined {
+    return this.deadlineMs;
+  }
   get requestHeader(): Headers {
-    return (this.#requestHeader ??= this.requestHeaderSource());
+    return (this.#requestHeader ??= this.source.requestHeaders());
   }
   get responseHeader(): Headers {
     return (this.#responseHeader ??= new Headers());
@@ -47,13 +56,23 @@ export class LightHandlerContext implements HandlerContext {
 
   /** One request header's value, as `requestHeader.get(name)` gives it, without making them all into Headers. */
   requestHeaderValue(name: string): string | null {
-    if (this.#requestHeader !== undefined || this.rawRequestHeader === undefined) return this.requestHeader.get(name);
-    return this.rawRequestHeader(name.toLowerCase()) ?? null;
+    if (this.#requestHeader !== undefined || this.source.rawRequestHeader === undefined) return this.requestHeader.get(name);
+    return this.source.rawRequestHeader(name.toLowerCase()) ?? null;
   }
 
   /** The response headers, if the handler set any (without making them). */
   get responseHeaderIfAny(): Headers | undefined {
     return this.#responseHeader;
+  }
+  /**
+   * The response headers, if the handler set any, for sending them: the
+   * context lets go of them, since a stream's headers go out once and the
+   * stream may last long. Set later, they would not be sent either way.
+   */
+  takeResponseHeader(): Headers | undefined {
+    const headers = this.#responseHeader;
+    this.#responseHeader = undefined;
+    return headers;
   }
   /** The response trailers, if the handler set any (without making them). */
   get responseTrailerIfAny(): Headers | undefined {

@@ -1,7 +1,7 @@
 import { Code, ConnectError, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
-import { LightHandlerContext, nodeHeaders } from "./handler-context.js";
+import { LightHandlerContext, nodeHeaders, type ContextSource } from "./handler-context.js";
 import { rpcPath } from "./unary-path.js";
 import { deadlineError } from "./call-signal.js";
 
@@ -30,7 +30,7 @@ export function routesOfKind<K extends MethodImplSpec["kind"]>(
  * `connect-timeout-ms` passing — which fires the context's signal (made only
  * if the implementation asks for it) and, when the caller hung up, `onCancel`.
  */
-export class ServerCall {
+export class ServerCall implements ContextSource {
   readonly ctx: LightHandlerContext;
   #controller: AbortController | undefined;
   // Our own flag: HTTP/2 responses report writableFinished once reset.
@@ -52,21 +52,27 @@ export class ServerCall {
   constructor(
     method: DescMethod,
     url: string,
-    headers: RawHeaders,
+    private readonly headers: RawHeaders,
   ) {
     const header = headers["connect-timeout-ms"];
     const parsed = typeof header === "string" ? Number.parseInt(header, 10) : Number.NaN;
     const timeoutMs = Number.isFinite(parsed) ? parsed : undefined;
-    this.ctx = new LightHandlerContext(method, "connect", url, () => this.signal, () => nodeHeaders(headers), timeoutMs, (name) => {
-      const value = name[0] === ":" ? undefined : headers[name];
-      return typeof value === "string" ? value : undefined;
-    });
+    this.ctx = new LightHandlerContext(method, "connect", url, this, timeoutMs);
     this.#timer =
       timeoutMs === undefined ? undefined : setTimeout(() => this.abort(deadlineError(timeoutMs)), timeoutMs);
   }
 
   get signal(): AbortSignal {
     return (this.#controller ??= new AbortController()).signal;
+  }
+
+  requestHeaders(): Headers {
+    return nodeHeaders(this.headers);
+  }
+
+  rawRequestHeader(name: string): string | undefined {
+    const value = name[0] === ":" ? undefined : this.headers[name];
+    return typeof value === "string" ? value : undefined;
   }
 
   /** Why the call was cancelled, if it was. */
