@@ -4,7 +4,8 @@
 //   - connect-node's general Connect client and handler over HTTP/2 (binary):
 //     what the mesh used before its fast paths;
 //   - the mesh's own transport and server (createServiceTransport, startServer):
-//     the fast unary path.
+//     on the multiplexed connection (what two mesh services use), and over
+//     HTTP/1.1 (what a peer that does not speak the multiplexing gets).
 // Server in a child process, client here; each side's CPU from process.cpuUsage.
 //   npm run build && node bench/hop.js [calls=20000] [concurrency=16]
 import { Buffer } from "node:buffer";
@@ -92,8 +93,12 @@ async function measureAll() {
     const client = createClient(PolicyService, createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true }));
     return () => client.admit(message);
   }));
-  rows.push(await measure("mesh transport (now)", "mesh", (url) => {
+  rows.push(await measure("mesh transport, multiplexed connection (now)", "mesh", (url) => {
     const client = createClient(PolicyService, createServiceTransport(url, { maxMessageBytes: 16 * 1024 * 1024 }));
+    return () => client.admit(message);
+  }));
+  rows.push(await measure("mesh transport, HTTP/1.1 (a peer without multiplexing)", "mesh", (url) => {
+    const client = createClient(PolicyService, createServiceTransport(url, { maxMessageBytes: 16 * 1024 * 1024, multiplex: false }));
     return () => client.admit(message);
   }));
   const [base] = rows;

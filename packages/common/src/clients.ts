@@ -3,6 +3,7 @@ import { lazyMessages, mapMessages } from "./stream-iterators.js";
 import { createFastStreamClient } from "./rpc/fast-stream-client.js";
 import { oneMessage } from "./rpc/request-messages.js";
 import { createFastUnaryTransport, type ClosableTransport } from "./rpc/fast-unary-client.js";
+import { muxPeerFor } from "./rpc/mux-client.js";
 import type { DescMethodServerStreaming, DescService } from "@bufbuild/protobuf";
 
 /** Settings every internal client shares. */
@@ -12,23 +13,25 @@ export interface TransportOptions {
   /** Deadline for calls that set none of their own. */
   defaultTimeoutMs?: number;
   interceptors?: Interceptor[];
-  /** False: streams always over HTTP/2, never on the peer's multiplexed connection. */
-  multiplexStreams?: boolean;
+  /** False: never on the peer's multiplexed connection; unary calls over HTTP/1.1, streams over HTTP/2. */
+  multiplex?: boolean;
 }
 
 /**
  * A transport to another mesh service over the network, speaking the Connect
- * protocol with binary messages: unary calls over pooled keep-alive
- * HTTP/1.1; streams on one multiplexed connection (the mesh's own framing,
- * see rpc/mux-frames.ts), or one cleartext HTTP/2 connection to a peer that
- * does not speak it.
+ * protocol with binary messages: every call on one multiplexed connection
+ * (the mesh's own framing, see rpc/mux-frames.ts); to a peer that does not
+ * speak it, unary calls over pooled keep-alive HTTP/1.1 and streams over one
+ * cleartext HTTP/2 connection.
  */
 export function createServiceTransport(baseUrl: string, options: TransportOptions): ClosableTransport {
-  const streaming = createFastStreamClient(baseUrl, options);
-  const transport = createFastUnaryTransport(baseUrl, { ...options, streaming });
+  const mux = options.multiplex === false ? undefined : muxPeerFor(baseUrl, options.maxMessageBytes);
+  const streaming = createFastStreamClient(baseUrl, { ...options, mux });
+  const transport = createFastUnaryTransport(baseUrl, { ...options, streaming, mux });
   return {
     ...transport,
     async close() {
+      mux?.close();
       streaming.close();
       await transport.close();
     },

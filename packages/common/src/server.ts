@@ -1,17 +1,17 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImplSpec } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { registerHealth } from "./health.js";
 import { registerReflection } from "./reflection.js";
 import { createFastUnaryHandler } from "./rpc/fast-unary-server.js";
 import { createFastStreamHandler } from "./rpc/fast-stream-server.js";
-import { MuxServerConnection } from "./rpc/mux-server.js";
+import { MuxServerConnection, muxRoutes } from "./rpc/mux-server.js";
 import { mayOpenWith, MUX_PREFACE } from "./rpc/mux-frames.js";
 import { routesOfKind } from "./rpc/server-call.js";
-import { collectImplementations } from "./mesh/direct-transport.js";
+import { recordingRouter } from "./mesh/direct-transport.js";
 import type { Logger } from "./logger.js";
 
 /** A plain HTTP handler for HTTP/1.1 and HTTP/2 requests alike (connect-node keeps its name private). */
@@ -60,8 +60,11 @@ const SNIFF_TIMEOUT_MS = 60_000;
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const serviceNames = options.services.map((s) => s.typeName);
   let health: { setNotServing(): void } | undefined;
+  // What is registered, also for the fast paths and the multiplexed connections (health included).
+  const implementations: ServiceImplSpec[] = [];
   const handler = connectNodeAdapter({
-    routes(router) {
+    routes(connectRouter) {
+      const router = recordingRouter(connectRouter, implementations);
       options.routes(router);
       health = registerHealth(router, serviceNames);
       registerReflection(
@@ -75,11 +78,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     fallback: options.fallback,
   });
 
-  const implementations = collectImplementations(options.routes);
   const fastUnary = createFastUnaryHandler(implementations, options.maxMessageBytes);
   // Streams arrive over Connect and over the mesh's multiplexed connections: one routing table for both.
   const streamRoutes = routesOfKind(implementations, "server_streaming");
   const fastStream = createFastStreamHandler(streamRoutes, options.maxMessageBytes);
+  const multiplexedRoutes = muxRoutes(implementations, streamRoutes);
   const serve: HttpHandler = (req, res) => {
     if (!fastUnary(req, res) && !fastStream(req, res)) handler(req, res);
   };
@@ -117,7 +120,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       socket.off("timeout", onSilent);
       undecided.delete(socket);
       if (protocol === "mux") {
-        const connection = new MuxServerConnection(socket, streamRoutes, options.maxMessageBytes, rest);
+        const connection = new MuxServerConnection(socket, multiplexedRoutes, options.maxMessageBytes, rest);
         multiplexed.add(connection);
         socket.once("close", () => multiplexed.delete(connection));
       } else {

@@ -40,6 +40,31 @@ class SpecCollector implements ConnectRouter {
   }
 }
 
+/**
+ * `router`, recording as implementation specs into `specs` all that is
+ * registered on it: one registration feeds the general handler and the
+ * fast paths alike (health's state included).
+ */
+export function recordingRouter(router: ConnectRouter, specs: ServiceImplSpec[]): ConnectRouter {
+  const collector = new SpecCollector();
+  const recording: ConnectRouter = {
+    handlers: router.handlers,
+    service(service, implementation, options) {
+      router.service(service, implementation, options);
+      collector.service(service, implementation);
+      specs.push(...collector.specs.splice(0));
+      return recording;
+    },
+    rpc(method, impl, options) {
+      router.rpc(method, impl, options);
+      collector.rpc(method, impl);
+      specs.push(...collector.specs.splice(0));
+      return recording;
+    },
+  };
+  return recording;
+}
+
 /** The implementation specs `register` would put on a router. */
 export function collectImplementations(register: (router: ConnectRouter) => void): ServiceImplSpec[] {
   const collector = new SpecCollector();
@@ -87,17 +112,25 @@ export function createDirectTransport(implementations: readonly ServiceImplSpec[
   const callUnary = async (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> => {
     const spec = lookup(req.method);
     if (spec.kind !== "unary") throw new ConnectError(`${req.method.name} is not unary`, Code.Internal);
-    const ctx = contextFor(req, req.signal, timeoutMs);
-    const output = await spec.impl(req.message, ctx);
-    const method = req.method;
-    return {
-      stream: false,
-      service: method.parent,
-      method,
-      header: ctx.responseHeader,
-      trailer: ctx.responseTrailer,
-      message: create(method.output, output as MessageInitShape<typeof method.output>),
-    };
+    // The callee learns of the deadline through its signal; a caller's signal marked to fire in time needs no controller.
+    const cancellation = callSignal(req.signal, timeoutMs, "unary");
+    const ctx = contextFor(req, cancellation.signal, timeoutMs);
+    try {
+      const output = await spec.impl(req.message, ctx);
+      const method = req.method;
+      return {
+        stream: false,
+        service: method.parent,
+        method,
+        header: ctx.responseHeader,
+        trailer: ctx.responseTrailer,
+        message: create(method.output, output as MessageInitShape<typeof method.output>),
+      };
+    } catch (err) {
+      throw cancellation.signal.aborted ? abortError(cancellation.signal) : err;
+    } finally {
+      cancellation.done();
+    }
   };
 
   const callStream = async (req: StreamRequest, timeoutMs: number | undefined): Promise<StreamResponse> => {

@@ -68,9 +68,8 @@ export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | 
   if (timeoutMs === undefined || timeoutMs <= 0) {
     return { signal: caller ?? NEVER, done: nothingToRelease, holdsTimer: false };
   }
-  const callerEndsAt = kind === "unary" && caller !== undefined ? firesBy.get(caller) : undefined;
-  if (callerEndsAt !== undefined && callerEndsAt <= performance.now() + timeoutMs + DEADLINE_SLACK_MS) {
-    return { signal: caller!, done: nothingToRelease, holdsTimer: false };
+  if (kind === "unary" && caller !== undefined && firesInTime(caller, timeoutMs)) {
+    return { signal: caller, done: nothingToRelease, holdsTimer: false };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(deadlineError(timeoutMs)), timeoutMs);
@@ -85,6 +84,15 @@ export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | 
       caller?.removeEventListener("abort", onCallerAbort);
     },
   };
+}
+
+/**
+ * True when `caller` is marked to fire by the time a unary call of
+ * `timeoutMs` would pass its own deadline: the call needs no timer of its own.
+ */
+export function firesInTime(caller: AbortSignal, timeoutMs: number): boolean {
+  const callerEndsAt = firesBy.get(caller);
+  return callerEndsAt !== undefined && callerEndsAt <= performance.now() + timeoutMs + DEADLINE_SLACK_MS;
 }
 
 /** True for the shared signal that never fires: nobody needs to listen to it. */

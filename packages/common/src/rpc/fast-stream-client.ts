@@ -18,8 +18,8 @@ export interface FastStreamOptions {
   maxMessageBytes: number;
   interceptors?: Interceptor[];
   defaultTimeoutMs?: number;
-  /** Streams on the peer's multiplexed connection when it speaks it (the default), else always HTTP/2. */
-  multiplexStreams?: boolean;
+  /** The peer's multiplexed connection, used when it speaks it; without it, streams go over HTTP/2. */
+  mux?: MuxPeer;
 }
 
 /**
@@ -77,7 +77,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
   const port = Number(url.port || 80);
   const peer = new PeerSession(url.origin, host, port);
   const limit = options.maxMessageBytes;
-  const mux = options.multiplexStreams === false ? undefined : new MuxPeer(host, port, limit);
+  const mux = options.mux;
 
   const call = async (req: StreamRequest, deadline: number | undefined): Promise<StreamResponse> => {
     const method = req.method;
@@ -227,10 +227,7 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
   const { stream } = transportFrom({ baseUrl, interceptors: options.interceptors, defaultTimeoutMs: options.defaultTimeoutMs, stream: call });
   return {
     stream,
-    close: () => {
-      mux?.close();
-      peer.close();
-    },
+    close: () => peer.close(),
   };
 }
 
@@ -391,7 +388,7 @@ class MuxResponse implements StreamResponse {
   }
 }
 
-function unavailable(origin: string, err: unknown): ConnectError {
+export function unavailable(origin: string, err: unknown): ConnectError {
   return new ConnectError(`lost the stream from ${origin}: ${(err as Error)?.message ?? String(err)}`, Code.Unavailable, undefined, undefined, err);
 }
 
@@ -410,7 +407,7 @@ async function readAll(stream: http2.ClientHttp2Stream, limit: number): Promise<
  * The end-of-stream message. Connect's parser builds a ConnectError (stack
  * trace included) on every call, just in case; the common empty end needs no parsing.
  */
-function endOfStream(data: Uint8Array): { metadata: Headers; error?: ConnectError } {
+export function endOfStream(data: Uint8Array): { metadata: Headers; error?: ConnectError } {
   if (isEmptyEndStream(data)) return { metadata: new Headers() };
   return endStreamFromJson(data);
 }

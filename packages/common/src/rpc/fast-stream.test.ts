@@ -62,8 +62,8 @@ async function* oneStatusRequest(service: string) {
   yield create(healthV1.HealthCheckRequestSchema, { service });
 }
 
-function fastClient(url: string, multiplexStreams: boolean) {
-  const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, multiplexStreams });
+function fastClient(url: string, multiplex: boolean) {
+  const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, multiplex });
   closers.push(() => transport.close());
   return createClient(Health, transport);
 }
@@ -76,18 +76,18 @@ async function collect(stream: AsyncIterable<{ status: number }>): Promise<numbe
 
 // Every case runs over the multiplexed connection our servers offer, and over HTTP/2 (what a peer that does not offer it gets).
 describe.each([
-  { over: "the multiplexed connection", multiplexStreams: true },
-  { over: "HTTP/2", multiplexStreams: false },
-])("fast streaming path, over $over", ({ multiplexStreams }) => {
+  { over: "the multiplexed connection", multiplex: true },
+  { over: "HTTP/2", multiplex: false },
+])("fast streaming path, over $over", ({ multiplex }) => {
   it("streams every message with the response headers", async () => {
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     let header: Headers | undefined;
     expect(await collect(client.watch({ service: "a" }, { onHeader: (h) => (header = h) }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     expect(header?.get("x-watched")).toBe("a");
   });
 
   it("gives the handler the caller's request headers", async () => {
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     const callers: Array<string | null> = [];
     for (const headers of [{ authorization: "Bearer k1" }, undefined]) {
       await collect(client.watch({ service: "a" }, { headers, onHeader: (h) => callers.push(h.get("x-caller")) }));
@@ -96,7 +96,7 @@ describe.each([
   });
 
   it("carries the server's trailers, and none when it sets none", async () => {
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     const trailers: Array<string | null> = [];
     for (const service of ["trailed", "plain"]) {
       const statuses = await collect(client.watch({ service }, { onTrailer: (t) => trailers.push(t.get("x-served-by")) }));
@@ -107,7 +107,7 @@ describe.each([
 
   it("fills in the trailer a caller took from the response before the stream ended", async () => {
     // With a deadline, which the transport keeps while the stream lasts.
-    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams, defaultTimeoutMs: 10_000 });
+    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplex, defaultTimeoutMs: 10_000 });
     closers.push(() => transport.close());
     const watch = Health.method.watch;
     const response = await transport.stream(watch, undefined, undefined, undefined, oneStatusRequest("trailed-late"), undefined);
@@ -121,20 +121,20 @@ describe.each([
   it("keeps one connection usable across more streams than the server tolerates invalid frames", async () => {
     // Node's HTTP/2 server drops a connection after 1000 invalid frames; a
     // client that resets streams the server already ended hits that limit.
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     for (let i = 0; i < 1100; i++) expect(await collect(client.watch({ service: "n" }))).toHaveLength(2);
   });
 
   it("answers a method the server does not have with Unimplemented", async () => {
-    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplexStreams });
+    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplex });
     closers.push(() => transport.close());
     const missing = serviceClient(AdapterService, transport).chatStream({});
     await expect(collect(missing as AsyncIterable<never>)).rejects.toMatchObject({ code: Code.Unimplemented });
-    expect(await collect(fastClient(server!.url, multiplexStreams).watch({ service: "after" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    expect(await collect(fastClient(server!.url, multiplex).watch({ service: "after" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
   });
 
   it("ends a failed stream with the error, after the messages sent before it", async () => {
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     const seen: number[] = [];
     const err = await (async () => {
       for await (const message of client.watch({ service: "fail" })) seen.push(message.status);
@@ -145,7 +145,7 @@ describe.each([
 
   it("cancels the server's work when the caller stops", async () => {
     const events: string[] = [];
-    const client = fastClient(await start(events), multiplexStreams);
+    const client = fastClient(await start(events), multiplex);
     const controller = new AbortController();
     const consume = (async () => {
       for await (const _message of client.watch({ service: "hang" }, { signal: controller.signal })) controller.abort();
@@ -155,7 +155,7 @@ describe.each([
   });
 
   it("ends a stream at its deadline on the caller's side, even when the server does not", async () => {
-    const client = fastClient(await start(), multiplexStreams);
+    const client = fastClient(await start(), multiplex);
     const seen: number[] = [];
     const err = await (async () => {
       for await (const message of client.watch({ service: "stall" }, { timeoutMs: 150 })) seen.push(message.status);
@@ -171,7 +171,7 @@ describe.each([
     const events: string[] = [];
     const url = await start(events);
     for (const defaultTimeoutMs of [undefined, 60_000]) {
-      const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, defaultTimeoutMs, multiplexStreams });
+      const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, defaultTimeoutMs, multiplex });
       closers.push(() => transport.close());
       const client = serviceClient(Health, transport);
       await expect(collect(client.watch({ service: "unwanted" }, { signal: AbortSignal.abort() }))).rejects.toMatchObject({ code: Code.Canceled });
@@ -197,7 +197,7 @@ describe.each([
       sessions.forEach((session) => session.destroy());
       return new Promise((resolve) => cutter.close(resolve));
     });
-    const client = fastClient(`http://127.0.0.1:${(cutter.address() as { port: number }).port}`, multiplexStreams);
+    const client = fastClient(`http://127.0.0.1:${(cutter.address() as { port: number }).port}`, multiplex);
     const seen: number[] = [];
     const err = await (async () => {
       for await (const message of client.watch({})) seen.push(message.status);
@@ -223,7 +223,7 @@ describe.each([
       sessions.forEach((session) => session.destroy());
       return new Promise((resolve) => plain.close(resolve));
     });
-    const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`, multiplexStreams);
+    const client = fastClient(`http://127.0.0.1:${(plain.address() as { port: number }).port}`, multiplex);
     expect(await collect(client.watch({ service: "s" }))).toEqual([Status.SERVING, Status.NOT_SERVING]);
     await expect(collect(client.watch({ service: "fail" }))).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "broke after one" });
   });
@@ -247,7 +247,7 @@ describe.each([
       maxMessageBytes: 1024 * 1024,
       logger: silentLogger,
     });
-    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024, multiplexStreams });
+    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024, multiplex });
     closers.push(() => transport.close());
     const messages = serviceClient(AdapterService, transport).chatStream({})[Symbol.asyncIterator]();
     const first = await messages.next();

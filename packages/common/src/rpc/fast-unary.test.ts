@@ -28,6 +28,7 @@ function policy(events: string[]): Partial<ServiceImpl<typeof PolicyService>> {
         throw ctx.signal.reason;
       }
       ctx.responseHeader.set("x-echo", ctx.requestHeader.get("authorization") ?? "");
+      ctx.responseTrailer.set("x-trailed", req.model);
       return { reservationId: `r-${req.model}`, principal: { tenant: "t" } };
     },
   };
@@ -45,20 +46,34 @@ async function start(events: string[] = []) {
   return server.url;
 }
 
-function fastClient(url: string) {
-  const transport = createServiceTransport(url, { maxMessageBytes: LIMIT });
-  closers.push(() => transport.close());
-  return createClient(PolicyService, transport);
-}
+// Every case runs over the multiplexed connection our servers offer, and over HTTP/1.1 (what a peer that does not offer it gets).
+describe.each([
+  { over: "the multiplexed connection", multiplex: true },
+  { over: "HTTP/1.1", multiplex: false },
+])("fast unary path, over $over", ({ multiplex }) => {
+  function fastClient(url: string) {
+    const transport = createServiceTransport(url, { maxMessageBytes: LIMIT, multiplex });
+    closers.push(() => transport.close());
+    return createClient(PolicyService, transport);
+  }
 
-describe("fast unary path", () => {
-  it("round-trips messages and headers", async () => {
+  it("round-trips messages, headers and trailers", async () => {
     const client = fastClient(await start());
     let header: Headers | undefined;
-    const answer = await client.admit({ model: "m1" }, { headers: { authorization: "Bearer k" }, onHeader: (h) => (header = h) });
+    let trailer: Headers | undefined;
+    const answer = await client.admit({ model: "m1" }, { headers: { authorization: "Bearer k" }, onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) });
     expect(answer.reservationId).toBe("r-m1");
     expect(answer.principal?.tenant).toBe("t");
     expect(header?.get("x-echo")).toBe("Bearer k");
+    expect(trailer?.get("x-trailed")).toBe("m1");
+  });
+
+  it("does not send a call whose signal fired before it started", async () => {
+    const events: string[] = [];
+    const client = fastClient(await start(events));
+    await expect(client.admit({ model: "hang" }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: Code.Canceled });
+    expect((await client.admit({ model: "after" })).reservationId).toBe("r-after");
+    expect(events).toEqual([]);
   });
 
   it("carries error codes and structured details", async () => {

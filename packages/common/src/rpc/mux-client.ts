@@ -1,7 +1,10 @@
 import * as net from "node:net";
 import { BatchedWriter, mayOpenWith, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader, muxOpenFrame } from "./mux-frames.js";
 
-/** What becomes of one stream opened on a multiplexed connection. */
+/**
+ * What becomes of one stream opened on a multiplexed connection. A unary
+ * call is a stream too: its one message, then the end.
+ */
 export interface MuxStreamSink {
   headers(headers: Record<string, string>): void;
   message(bytes: Buffer): void;
@@ -9,6 +12,12 @@ export interface MuxStreamSink {
   end(endOfStream: Buffer): void;
   /** The connection was lost before the stream's end. */
   lost(err: Error): void;
+}
+
+/** The multiplexed connection to the peer at `baseUrl` (http://host:port), made on first use. */
+export function muxPeerFor(baseUrl: string, maxMessageBytes: number): MuxPeer {
+  const url = new URL(baseUrl);
+  return new MuxPeer(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), maxMessageBytes);
 }
 
 /** A stream opened on a multiplexed connection, as its caller controls it. */

@@ -4,9 +4,11 @@ import { FrameReader } from "./envelope-reader.js";
 
 /**
  * The mesh's own stream multiplexing, spoken between its services on their
- * usual port (a connection that opens with MUX_PREFACE). Many streaming
- * calls share one TCP connection, each a few small frames, without the
- * native state an HTTP/2 stream costs in Node (about 10 KB per stream end).
+ * usual port (a connection that opens with MUX_PREFACE). Many calls share
+ * one TCP connection, each a few small frames, without the native state an
+ * HTTP/2 stream costs in Node (about 10 KB per stream end) or the parsing an
+ * HTTP/1.1 request costs. A unary call is a stream whose answer is one
+ * message.
  * Each frame: type (1 byte), stream id (4), payload length (4), payload.
  */
 export const MUX_PREFACE = Buffer.from("LLMMESH-MUX/1\r\n\r\n");

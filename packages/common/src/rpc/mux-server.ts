@@ -1,16 +1,53 @@
 import type * as net from "node:net";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImplSpec } from "@connectrpc/connect";
 import { endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { fromBinary } from "@bufbuild/protobuf";
 import { serveStream, startImplementation, type StreamAnswer, type StreamSpec } from "./fast-stream-server.js";
 import { BatchedWriter, MUX_PREFACE, MuxFrame, muxFrame, muxFrameReader, readOpenFrame } from "./mux-frames.js";
-import { ServerCall } from "./server-call.js";
+import { routesOfKind, ServerCall } from "./server-call.js";
 
 const encoder = new TextEncoder();
 
 /**
+ * What a multiplexed connection serves, by path: the streaming methods, and
+ * the unary ones as streams of their one answer (the same frames: headers,
+ * the message, the end with trailers or the error).
+ */
+export function muxRoutes(implementations: readonly ServiceImplSpec[], streams: ReadonlyMap<string, StreamSpec>): Map<string, StreamSpec> {
+  const routes = new Map(streams);
+  for (const [path, spec] of routesOfKind(implementations, "unary")) {
+    if (routes.has(path)) continue;
+    const impl = spec.impl as (request: unknown, ctx: HandlerContext) => Promise<unknown> | unknown;
+    routes.set(path, { kind: "server_streaming", method: spec.method, impl: (request: unknown, ctx: HandlerContext) => new OneAnswer(impl(request, ctx)) } as unknown as StreamSpec);
+  }
+  return routes;
+}
+
+/** A unary answer as an iterator of one output: lighter than an async generator per call. */
+class OneAnswer<T> implements AsyncIterableIterator<T> {
+  #taken = false;
+
+  constructor(private readonly answer: Promise<T> | T) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.#taken) return { done: true, value: undefined };
+    this.#taken = true;
+    return { done: false, value: await this.answer };
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.#taken = true;
+    return { done: true, value: undefined };
+  }
+}
+
+/**
  * The server side of one multiplexed connection (see mux-frames.ts): every
- * stream it opens runs as a server-streaming call of `routes`, exactly as
+ * stream it opens runs as a call of `routes` (see muxRoutes), exactly as
  * over Connect. A frame it cannot read ends the connection.
  */
 export class MuxServerConnection {
@@ -79,7 +116,7 @@ export class MuxServerConnection {
     if (this.#goingAway) return answer.fail(new ConnectError("the server is shutting down", Code.Unavailable));
     const path = headers[":path"];
     const spec = typeof path === "string" ? this.routes.get(path) : undefined;
-    if (!spec) return answer.fail(new ConnectError(`no streaming method at ${String(path)}`, Code.Unimplemented));
+    if (!spec) return answer.fail(new ConnectError(`no method at ${String(path)}`, Code.Unimplemented));
     let request;
     try {
       request = fromBinary(spec.method.input, requestBytes);

@@ -23,6 +23,7 @@ async function start(events: string[]): Promise<RunningServer> {
     logger: silentLogger,
     routes: (router) =>
       router.service(Health, {
+        check: (req) => ({ status: req.service === "down" ? Status.NOT_SERVING : Status.SERVING }),
         async *watch(req, ctx) {
           yield { status: Status.SERVING };
           const aborted = await new Promise<boolean>((resolve) => {
@@ -79,6 +80,18 @@ describe("multiplexed streams between mesh services", () => {
     const watch = client(relay.url);
     const results = await Promise.all(Array.from({ length: 50 }, () => statuses(watch.watch({ service: "20" }))));
     expect(results).toEqual(Array.from({ length: 50 }, () => [Status.SERVING, Status.NOT_SERVING]));
+    expect(relay.openings).toHaveLength(1);
+    expect(relay.openings[0]!.subarray(0, MUX_PREFACE.length).equals(MUX_PREFACE)).toBe(true);
+  });
+
+  it("carries unary calls on the same connection as the streams, concurrently", async () => {
+    const server = await start([]);
+    const relay = await recordingRelay(server.port);
+    const health = client(relay.url);
+    const streams = Array.from({ length: 10 }, () => statuses(health.watch({ service: "50" })));
+    const checks = await Promise.all(Array.from({ length: 50 }, (_, i) => health.check({ service: i % 2 === 0 ? "up" : "down" })));
+    expect(checks.map((answer) => answer.status)).toEqual(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? Status.SERVING : Status.NOT_SERVING)));
+    expect(await Promise.all(streams)).toEqual(Array.from({ length: 10 }, () => [Status.SERVING, Status.NOT_SERVING]));
     expect(relay.openings).toHaveLength(1);
     expect(relay.openings[0]!.subarray(0, MUX_PREFACE.length).equals(MUX_PREFACE)).toBe(true);
   });

@@ -18,7 +18,9 @@ export function routesOfKind<K extends MethodImplSpec["kind"]>(
   const routes = new Map<string, Extract<MethodImplSpec, { kind: K }>>();
   for (const implementation of implementations) {
     for (const spec of Object.values(implementation.methods)) {
-      if (spec.kind === kind) routes.set(rpcPath(spec.method), spec as Extract<MethodImplSpec, { kind: K }>);
+      // The first registration of a path wins, as in Connect's own router.
+      const path = rpcPath(spec.method);
+      if (spec.kind === kind && !routes.has(path)) routes.set(path, spec as Extract<MethodImplSpec, { kind: K }>);
     }
   }
   return routes;

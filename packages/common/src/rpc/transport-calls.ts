@@ -10,7 +10,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { create, isMessage, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { abortError, callSignal, signalOrNever } from "./call-signal.js";
+import { abortError, signalOrNever } from "./call-signal.js";
 import { chainStream, chainUnary } from "./interceptor-chain.js";
 import { normalized } from "./request-messages.js";
 import { rpcPath } from "./unary-path.js";
@@ -22,7 +22,13 @@ export interface CallSenders {
   interceptors?: readonly Interceptor[];
   /** Deadline for calls that set none. */
   defaultTimeoutMs?: number;
-  /** Sends a unary call; `req.signal` fires when `deadlineMs` passes. */
+  /**
+   * Sends a unary call and keeps its deadline itself, as `stream` does (see
+   * there): `req.signal` is the caller's alone. Over the multiplexed
+   * connection that is one timer, or none when the caller's signal is marked
+   * to fire in time (see markDeadline); a sender that needs a signal which
+   * fires at the deadline makes one with callSignal.
+   */
   unary?: (req: UnaryRequest, deadlineMs: number | undefined) => Promise<UnaryResponse>;
   /**
    * Sends a streaming call and keeps its deadline itself: the call fails with
@@ -37,9 +43,9 @@ export interface CallSenders {
 
 /**
  * A Transport made from senders: builds each request, runs interceptors,
- * applies the deadline and the caller's signal (streams' deadlines are the
- * senders' own), and turns failures into ConnectErrors (Canceled or
- * DeadlineExceeded when the signal fired). Unlike
+ * passes the caller's signal and the deadline to the senders (which keep
+ * it), and turns failures into ConnectErrors (Canceled or DeadlineExceeded
+ * when the caller's signal fired). Unlike
  * Connect's runUnaryCall/runStreamingCall it makes no abort controller or
  * DOMException for calls that need none: that was a large share of an
  * internal hop's CPU.
@@ -71,15 +77,13 @@ export function transportFrom(senders: CallSenders): Pick<Transport, "unary"> & 
       const send = senders.unary;
       if (!send) throw new ConnectError(`${method.name}: unary calls are not carried here`);
       const deadline = timeoutMs ?? senders.defaultTimeoutMs;
-      const cancellation = callSignal(signal, deadline, "unary");
+      const callerSignal = signalOrNever(signal);
       const message = isMessage(input, method.input) ? input : create(method.input, input);
       try {
-        const req = request<UnaryRequest>(false, method as unknown as UnaryRequest["method"], cancellation.signal, header, contextValues, message as MessageShape<DescMessage>);
+        const req = request<UnaryRequest>(false, method as unknown as UnaryRequest["method"], callerSignal, header, contextValues, message as MessageShape<DescMessage>);
         return (await chainUnary(interceptors, (r) => send(r, deadline))(req)) as never;
       } catch (err) {
-        throw cancellation.signal.aborted ? abortError(cancellation.signal) : ConnectError.from(err);
-      } finally {
-        cancellation.done();
+        throw callerSignal.aborted ? abortError(callerSignal) : ConnectError.from(err);
       }
     },
 
