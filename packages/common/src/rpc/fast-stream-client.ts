@@ -1,15 +1,17 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
-import { codeFromHttpStatus, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { fromBinary, toBinary, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { abortError, cannotAbort, deadlineError } from "./call-signal.js";
-import { END_STREAM_FLAG, EnvelopeReader, envelope, isEmptyEndStream, STREAM_PROTO } from "./envelope-reader.js";
+import { endOfStream, unavailable } from "./call-errors.js";
+import { MuxCallBase, sendOn } from "./mux-call.js";
+import { END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
 import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
 import { transportFrom } from "./transport-calls.js";
 import { PushedMessages } from "../stream-iterators.js";
-import { MuxPeer, type MuxConnection, type MuxStream, type MuxStreamSink } from "./mux-client.js";
+import type { MuxPeer } from "./mux-client.js";
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
@@ -95,7 +97,8 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
     const multiplexed = mux === undefined ? undefined : await mux.connection();
     if (multiplexed !== undefined) {
       if (req.signal.aborted) throw abortError(req.signal);
-      return streamOverMux(multiplexed, req, headers, body, url.origin, deadline);
+      // The same call as over HTTP/2 (headers, messages, the end with its error and trailers, cancellation, backpressure).
+      return sendOn(multiplexed, headers, body, new MuxCall(req.method, req.signal, url.origin, deadline));
     }
     headers[":method"] = "POST";
     headers["content-type"] = STREAM_PROTO;
@@ -231,77 +234,36 @@ export function createFastStreamClient(baseUrl: string, options: FastStreamOptio
   };
 }
 
-/**
- * A streaming call on the peer's multiplexed connection: the same call as
- * over HTTP/2 (headers, messages, the end with its error and trailers,
- * cancellation, backpressure), in the frames of mux-frames.ts. Nothing that
- * lives as long as the stream holds the request's bytes.
- */
-function streamOverMux(
-  connection: MuxConnection,
-  req: StreamRequest,
-  headers: Record<string, string>,
-  body: Uint8Array,
-  origin: string,
-  deadlineMs: number | undefined,
-): Promise<StreamResponse> {
-  const call = new MuxCall(req.method, req.signal, origin, deadlineMs);
-  call.start(connection.open(headers, body, call));
-  return call.response;
-}
-
-/** One call's side of a multiplexed stream: what arrives becomes its response and messages. */
-class MuxCall implements MuxStreamSink {
-  readonly response: Promise<StreamResponse>;
-  #resolve!: (response: StreamResponse) => void;
-  #reject!: (err: unknown) => void;
-  #stream!: MuxStream;
+/** One call's side of a multiplexed stream: what arrives becomes its response and messages. Nothing it keeps for as long as the stream lasts holds the request's bytes. */
+class MuxCall extends MuxCallBase<StreamResponse> {
   #messages: PushedMessages<Message> | undefined;
-  #over = false;
   // Made when read: most callers read neither, and a stream holds them for as long as it lasts.
   #received: Record<string, string> | undefined;
   #header: Headers | undefined;
   #trailer: Headers | undefined;
-  #deadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly method: StreamRequest["method"],
-    private readonly signal: AbortSignal,
-    private readonly origin: string,
-    private readonly deadlineMs: number | undefined,
+    signal: AbortSignal,
+    origin: string,
+    deadlineMs: number | undefined,
   ) {
-    this.response = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-  }
-
-  start(stream: MuxStream): void {
-    this.#stream = stream;
-    if (!cannotAbort(this.signal)) this.signal.addEventListener("abort", this.#cancel, { once: true });
-    // The call as the timer's argument: no closure per call.
-    if (this.deadlineMs !== undefined) this.#deadline = setTimeout(MuxCall.#expire, this.deadlineMs, this);
-  }
-
-  static #expire(call: MuxCall): void {
-    if (call.#over) return;
-    call.#stream.cancel();
-    call.#fail(deadlineError(call.deadlineMs!));
+    super(signal, origin, deadlineMs);
   }
 
   headers(received: Record<string, string>): void {
-    if (this.#over || this.#messages) return;
+    if (this.over || this.#messages) return;
     this.#received = received;
-    const stream = this.#stream;
+    const stream = this.stream;
     this.#messages = new PushedMessages({
       pause: () => stream.pause(),
       resume: () => stream.resume(),
       stop: () => {
-        this.#finish();
+        this.finish();
         stream.cancel();
       },
     });
-    this.#resolve(new MuxResponse(this, this.#messages));
+    this.resolve(new MuxResponse(this, this.#messages));
   }
 
   /** The response headers, as the stream's Headers frame gave them. */
@@ -320,48 +282,31 @@ class MuxCall implements MuxStreamSink {
   }
 
   message(bytes: Buffer): void {
-    if (this.#over || !this.#messages) return;
+    if (this.over || !this.#messages) return;
     try {
       this.#messages.push(fromBinary(this.method.output, bytes));
     } catch (err) {
-      this.#stream.cancel();
-      this.#fail(new ConnectError(`cannot decode ${this.method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
+      this.stream.cancel();
+      this.fail(new ConnectError(`cannot decode ${this.method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
     }
   }
 
   end(endOfStreamJson: Buffer): void {
-    if (this.#over) return;
+    if (this.over) return;
     const end: { metadata?: Headers; error?: ConnectError } = endOfStreamJson.length === 0 ? {} : endOfStream(endOfStreamJson);
     if (this.#trailer === undefined) this.#trailer = end.metadata;
     else end.metadata?.forEach((value, name) => this.#trailer?.set(name, value));
-    if (end.error) return this.#fail(end.error);
+    if (end.error) return this.fail(end.error);
     const messages = this.#messages;
-    if (!messages) return this.#fail(new ConnectError(`the stream from ${this.origin} ended without its headers`, Code.Unavailable));
-    this.#finish();
+    if (!messages) return this.fail(new ConnectError(`the stream from ${this.origin} ended without its headers`, Code.Unavailable));
+    this.finish();
     messages.end();
   }
 
-  lost(err: Error): void {
-    if (this.#over) return;
-    this.#fail(this.signal.aborted ? abortError(this.signal) : unavailable(this.origin, err));
-  }
-
-  readonly #cancel = () => {
-    if (this.#over) return;
-    this.#stream.cancel();
-    this.#fail(abortError(this.signal));
-  };
-
-  #finish(): void {
-    this.#over = true;
-    this.signal.removeEventListener("abort", this.#cancel);
-    clearTimeout(this.#deadline);
-  }
-
-  #fail(err: unknown): void {
-    this.#finish();
+  /** Once the stream has started, its failure ends its messages. */
+  protected override failed(err: unknown): void {
     if (this.#messages) this.#messages.fail(err);
-    else this.#reject(err);
+    else this.reject(err);
   }
 }
 
@@ -388,10 +333,6 @@ class MuxResponse implements StreamResponse {
   }
 }
 
-export function unavailable(origin: string, err: unknown): ConnectError {
-  return new ConnectError(`lost the stream from ${origin}: ${(err as Error)?.message ?? String(err)}`, Code.Unavailable, undefined, undefined, err);
-}
-
 async function readAll(stream: http2.ClientHttp2Stream, limit: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -403,11 +344,3 @@ async function readAll(stream: http2.ClientHttp2Stream, limit: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/**
- * The end-of-stream message. Connect's parser builds a ConnectError (stack
- * trace included) on every call, just in case; the common empty end needs no parsing.
- */
-export function endOfStream(data: Uint8Array): { metadata: Headers; error?: ConnectError } {
-  if (isEmptyEndStream(data)) return { metadata: new Headers() };
-  return endStreamFromJson(data);
-}

@@ -4,10 +4,11 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Pool } from "undici";
 import { requestBuffered, ResponseTooLargeError } from "../buffered-request.js";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
-import { abortError, callSignal, cannotAbort, deadlineError, firesInTime } from "./call-signal.js";
+import { abortError, callSignal, cannotAbort, firesInTime } from "./call-signal.js";
 import { transportFrom } from "./transport-calls.js";
-import { endOfStream, unavailable } from "./fast-stream-client.js";
-import type { MuxConnection, MuxPeer, MuxStream, MuxStreamSink } from "./mux-client.js";
+import { endOfStream } from "./call-errors.js";
+import { MuxCallBase, sendOn } from "./mux-call.js";
+import type { MuxPeer } from "./mux-client.js";
 
 /** Settings of a fast unary transport. */
 export interface FastUnaryTransportOptions {
@@ -56,7 +57,7 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
       const headers: Record<string, string> = { ":path": prefix + rpcPath(method) };
       req.header.forEach((value, name) => (headers[name] = value));
       if (deadline !== undefined) headers["connect-timeout-ms"] = String(deadline);
-      return unaryOverMux(multiplexed, req, headers, body, url.origin, deadline);
+      return sendOn(multiplexed, headers, body, new MuxUnaryCall(req.method, req.signal, url.origin, deadline));
     }
     const headers: Record<string, string> = { "content-type": UNARY_PROTO, "connect-protocol-version": "1" };
     req.header.forEach((value, name) => (headers[name] = value));
@@ -101,55 +102,19 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
   };
 }
 
-/** A unary call on the peer's multiplexed connection. */
-function unaryOverMux(
-  connection: MuxConnection,
-  req: UnaryRequest,
-  headers: Record<string, string>,
-  body: Uint8Array,
-  origin: string,
-  deadlineMs: number | undefined,
-): Promise<UnaryResponse> {
-  const call = new MuxUnaryCall(req.method, req.signal, origin, deadlineMs);
-  call.start(connection.open(headers, body, call));
-  return call.response;
-}
-
 /** One unary call's side of a multiplexed stream: the headers, the one message, then the end with its trailers or error. */
-class MuxUnaryCall implements MuxStreamSink {
-  readonly response: Promise<UnaryResponse>;
-  #resolve!: (response: UnaryResponse) => void;
-  #reject!: (err: unknown) => void;
-  #stream!: MuxStream;
+class MuxUnaryCall extends MuxCallBase<UnaryResponse> {
   #headers: Record<string, string> | undefined;
   #message: Buffer | undefined;
-  #over = false;
-  #deadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly method: UnaryRequest["method"],
-    private readonly signal: AbortSignal,
-    private readonly origin: string,
-    private readonly deadlineMs: number | undefined,
+    signal: AbortSignal,
+    origin: string,
+    deadlineMs: number | undefined,
   ) {
-    this.response = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-  }
-
-  start(stream: MuxStream): void {
-    this.#stream = stream;
-    if (!cannotAbort(this.signal)) this.signal.addEventListener("abort", this.#cancel, { once: true });
-    const deadlineMs = this.deadlineMs;
-    // The call as the timer's argument: no closure per call.
-    if (deadlineMs !== undefined && !firesInTime(this.signal, deadlineMs)) this.#deadline = setTimeout(MuxUnaryCall.#expire, deadlineMs, this);
-  }
-
-  static #expire(call: MuxUnaryCall): void {
-    if (call.#over) return;
-    call.#stream.cancel();
-    call.#fail(deadlineError(call.deadlineMs!));
+    // No timer of its own when the caller's signal fires in time.
+    super(signal, origin, deadlineMs !== undefined && !firesInTime(signal, deadlineMs) ? deadlineMs : undefined);
   }
 
   headers(received: Record<string, string>): void {
@@ -157,52 +122,30 @@ class MuxUnaryCall implements MuxStreamSink {
   }
 
   message(bytes: Buffer): void {
-    if (this.#over) return;
+    if (this.over) return;
     if (this.#message === undefined) {
       this.#message = bytes;
       return;
     }
-    this.#stream.cancel();
-    this.#fail(new ConnectError(`${this.origin} answered a unary call with more than one message`, Code.Internal));
+    this.stream.cancel();
+    this.fail(new ConnectError(`${this.origin} answered a unary call with more than one message`, Code.Internal));
   }
 
   end(endOfStreamJson: Buffer): void {
-    if (this.#over) return;
-    this.#finish();
+    if (this.over) return;
+    this.finish();
     const end = endOfStreamJson.length === 0 ? undefined : endOfStream(endOfStreamJson);
-    if (end?.error) return this.#reject(end.error);
+    if (end?.error) return this.reject(end.error);
     const bytes = this.#message;
-    if (bytes === undefined) return this.#reject(new ConnectError(`${this.origin} ended a unary call without its message`, Code.Internal));
+    if (bytes === undefined) return this.reject(new ConnectError(`${this.origin} ended a unary call without its message`, Code.Internal));
     const method = this.method;
     let message;
     try {
       message = fromBinary(method.output, bytes);
     } catch (err) {
-      return this.#reject(new ConnectError(`cannot decode ${method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
+      return this.reject(new ConnectError(`cannot decode ${method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
     }
-    this.#resolve({ stream: false, service: method.parent, method, header: headersOf(this.#headers), trailer: end?.metadata ?? new Headers(), message });
-  }
-
-  lost(err: Error): void {
-    if (this.#over) return;
-    this.#fail(this.signal.aborted ? abortError(this.signal) : unavailable(this.origin, err));
-  }
-
-  readonly #cancel = () => {
-    if (this.#over) return;
-    this.#stream.cancel();
-    this.#fail(abortError(this.signal));
-  };
-
-  #finish(): void {
-    this.#over = true;
-    this.signal.removeEventListener("abort", this.#cancel);
-    clearTimeout(this.#deadline);
-  }
-
-  #fail(err: unknown): void {
-    this.#finish();
-    this.#reject(err);
+    this.resolve({ stream: false, service: method.parent, method, header: headersOf(this.#headers), trailer: end?.metadata ?? new Headers(), message });
   }
 }
 
