@@ -23,7 +23,8 @@ function policy(events: string[]): Partial<ServiceImpl<typeof PolicyService>> {
     async admit(req, ctx) {
       if (req.model === "fail") throw meshError(Code.ResourceExhausted, "slow down", { reason: Reason.RateLimited, retryAfterMs: 250n });
       if (req.model === "hang") {
-        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+        // Cancelled already when it starts, or later.
+        if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
         events.push(`aborted: ${(ctx.signal.reason as ConnectError).code}`);
         throw ctx.signal.reason;
       }
@@ -102,6 +103,20 @@ describe.each([
     setTimeout(() => controller.abort(), 30);
     await expect(call).rejects.toMatchObject({ code: Code.Canceled });
     await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("stays up when a call is cancelled the moment it is sent, before its server reads the failing answer", async () => {
+    const events: string[] = [];
+    const client = fastClient(await start(events));
+    // A connection that is open already: the call and its cancellation leave together.
+    expect((await client.admit({ model: "warm" })).reservationId).toBe("r-warm");
+    const controller = new AbortController();
+    const call = client.admit({ model: "hang" }, { signal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ code: Code.Canceled });
+    // Over HTTP/1.1 the request may never leave; on the multiplexed connection its Open and Cancel frames leave together.
+    if (multiplex) await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+    expect((await client.admit({ model: "after" })).reservationId).toBe("r-after");
   });
 
   it("refuses messages over the limit on either side", async () => {

@@ -27,7 +27,13 @@ export function muxRoutes(implementations: readonly ServiceImplSpec[], streams: 
 class OneAnswer<T> implements AsyncIterableIterator<T> {
   #taken = false;
 
-  constructor(private readonly answer: Promise<T> | T) {}
+  readonly #answer: Promise<T>;
+
+  constructor(answer: Promise<T> | T) {
+    this.#answer = Promise.resolve(answer);
+    // A call cancelled before its answer is read never reads it: its failure must not go unhandled (and take the process down).
+    this.#answer.catch(() => {});
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
@@ -36,7 +42,7 @@ class OneAnswer<T> implements AsyncIterableIterator<T> {
   async next(): Promise<IteratorResult<T>> {
     if (this.#taken) return { done: true, value: undefined };
     this.#taken = true;
-    return { done: false, value: await this.answer };
+    return { done: false, value: await this.#answer };
   }
 
   async return(): Promise<IteratorResult<T>> {
