@@ -1,4 +1,4 @@
-import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { mapMessages } from "../stream-iterators.js";
 
 /**
@@ -25,8 +25,28 @@ export const forwardableErrors: Interceptor = (next) => async (request) => {
   try {
     const response = await next(request);
     if (!response.stream) return response;
-    return { ...response, message: mapMessages(response.message[Symbol.asyncIterator](), { error: forwardableError }) };
+    return withMessages(response, mapMessages(response.message[Symbol.asyncIterator](), { error: forwardableError }));
   } catch (err) {
     throw forwardableError(err);
   }
 };
+
+/**
+ * `response` with other messages. Its header and trailer are read through
+ * it, not copied (a spread would lose them): a transport may make them only
+ * when read (getters), and fills the trailer in when the stream ends.
+ */
+function withMessages(response: StreamResponse, message: StreamResponse["message"]): StreamResponse {
+  return {
+    stream: true,
+    service: response.service,
+    method: response.method,
+    get header() {
+      return response.header;
+    },
+    get trailer() {
+      return response.trailer;
+    },
+    message,
+  };
+}

@@ -2,9 +2,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFromJson } from "@connectrpc/connect/protocol-connect";
 import { isEmptyEndStream } from "./envelope-reader.js";
 
-/** A peer that cannot be reached, or a call to it that was lost. */
+/** A call to a peer that was lost on the way (its connection or stream closed, or failed). */
 export function unavailable(origin: string, err: unknown): ConnectError {
-  return new ConnectError(`lost the stream from ${origin}: ${(err as Error)?.message ?? String(err)}`, Code.Unavailable, undefined, undefined, err);
+  return new ConnectError(`lost the call to ${origin}: ${(err as Error)?.message ?? String(err)}`, Code.Unavailable, undefined, undefined, err);
 }
 
 /**

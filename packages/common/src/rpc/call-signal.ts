@@ -18,8 +18,6 @@ export interface CallSignal {
   readonly signal: AbortSignal;
   /** Releases the deadline timer and listeners; never aborts (that would cost an exception per call). */
   done(): void;
-  /** False when done() has nothing to release, so nobody needs to watch for the call's end. */
-  readonly holdsTimer: boolean;
 }
 
 /**
@@ -66,10 +64,10 @@ const nothingToRelease = () => {};
  */
 export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | undefined, kind: "unary" | "stream"): CallSignal {
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    return { signal: caller ?? NEVER, done: nothingToRelease, holdsTimer: false };
+    return { signal: caller ?? NEVER, done: nothingToRelease };
   }
   if (kind === "unary" && caller !== undefined && firesInTime(caller, timeoutMs)) {
-    return { signal: caller, done: nothingToRelease, holdsTimer: false };
+    return { signal: caller, done: nothingToRelease };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(deadlineError(timeoutMs)), timeoutMs);
@@ -78,7 +76,6 @@ export function callSignal(caller: AbortSignal | undefined, timeoutMs: number | 
   else caller?.addEventListener("abort", onCallerAbort, { once: true });
   return {
     signal: controller.signal,
-    holdsTimer: true,
     done() {
       clearTimeout(timer);
       caller?.removeEventListener("abort", onCallerAbort);

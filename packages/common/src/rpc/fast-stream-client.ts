@@ -11,7 +11,7 @@ import { rpcPath } from "./unary-path.js";
 import { firstMessage } from "./request-messages.js";
 import { transportFrom } from "./transport-calls.js";
 import { PushedMessages } from "../stream-iterators.js";
-import type { MuxPeer } from "./mux-client.js";
+import { peerAddress, type MuxPeer } from "./mux-client.js";
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
@@ -75,8 +75,7 @@ class PeerSession {
 export function createFastStreamClient(baseUrl: string, options: FastStreamOptions) {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/$/, "");
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(url.port || 80);
+  const { host, port } = peerAddress(url);
   const peer = new PeerSession(url.origin, host, port);
   const limit = options.maxMessageBytes;
   const mux = options.mux;

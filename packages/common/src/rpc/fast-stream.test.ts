@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from "../server.js";
 import { createServiceTransport, serviceClient } from "../clients.js";
 import { silentLogger } from "../logger.js";
 import { requestHeaderValue } from "./handler-context.js";
+import { forwardableErrors } from "../mesh/interceptors.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
 let server: RunningServer | undefined;
@@ -103,6 +104,19 @@ describe.each([
       expect(statuses).toEqual([Status.SERVING, Status.NOT_SERVING]);
     }
     expect(trailers).toEqual(["fast", null]);
+  });
+
+  it("passes a stream's headers and trailers through the mesh's client interceptor", async () => {
+    // As every mesh client is made (createMeshClients): with forwardableErrors.
+    const transport = createServiceTransport(await start(), { maxMessageBytes: 1024 * 1024, multiplex, interceptors: [forwardableErrors] });
+    closers.push(() => transport.close());
+    let header: Headers | undefined;
+    let trailer: Headers | undefined;
+    const client = serviceClient(Health, transport);
+    const statuses = await collect(client.watch({ service: "trailed" }, { onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) }));
+    expect(statuses).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    expect(header?.get("x-watched")).toBe("trailed");
+    expect(trailer?.get("x-served-by")).toBe("fast");
   });
 
   it("fills in the trailer a caller took from the response before the stream ended", async () => {

@@ -145,7 +145,30 @@ class MuxUnaryCall extends MuxCallBase<UnaryResponse> {
     } catch (err) {
       return this.reject(new ConnectError(`cannot decode ${method.output.typeName} from ${this.origin}`, Code.Internal, undefined, undefined, err));
     }
-    this.resolve({ stream: false, service: method.parent, method, header: headersOf(this.#headers), trailer: end?.metadata ?? new Headers(), message });
+    this.resolve(new MuxUnaryResponse(method, message, this.#headers, end?.metadata));
+  }
+}
+
+/** What a multiplexed unary call resolves to: its header and trailer made only when read (most callers read neither). */
+class MuxUnaryResponse implements UnaryResponse {
+  readonly stream = false;
+  #header: Headers | undefined;
+
+  constructor(
+    readonly method: UnaryRequest["method"],
+    readonly message: UnaryResponse["message"],
+    private readonly received: Record<string, string> | undefined,
+    private trailers: Headers | undefined,
+  ) {}
+
+  get service(): UnaryResponse["service"] {
+    return this.method.parent;
+  }
+  get header(): Headers {
+    return (this.#header ??= headersOf(this.received));
+  }
+  get trailer(): Headers {
+    return (this.trailers ??= new Headers());
   }
 }
 

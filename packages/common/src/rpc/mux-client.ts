@@ -14,10 +14,15 @@ export interface MuxStreamSink {
   lost(err: Error): void;
 }
 
+/** The host (IPv6 without brackets) and port a peer's base URL names. */
+export function peerAddress(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80) };
+}
+
 /** The multiplexed connection to the peer at `baseUrl` (http://host:port), made on first use. */
 export function muxPeerFor(baseUrl: string, maxMessageBytes: number): MuxPeer {
-  const url = new URL(baseUrl);
-  return new MuxPeer(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), maxMessageBytes);
+  const { host, port } = peerAddress(new URL(baseUrl));
+  return new MuxPeer(host, port, maxMessageBytes);
 }
 
 /** A stream opened on a multiplexed connection, as its caller controls it. */
