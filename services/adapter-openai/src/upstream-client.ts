@@ -1,6 +1,7 @@
-import { Pool, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { meshError, oneMessage, Reason, requestBuffered } from "@llmmesh/common";
+import { UpstreamPool } from "./upstream-pool.js";
 
 /** An upstream HTTP response whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -43,7 +44,7 @@ const KEEP_ALIVE_MS = 30_000;
  * the others gracefully (requests in flight finish first).
  */
 export class UpstreamClient {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, UpstreamPool>();
 
   /**
    * Sends a request and returns once its headers arrive, for answers read as
@@ -84,10 +85,10 @@ export class UpstreamClient {
     await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
   }
 
-  #pool(origin: string): Pool {
+  #pool(origin: string): UpstreamPool {
     let pool = this.#pools.get(origin);
     if (pool === undefined) {
-      pool = new Pool(origin, { keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: 10 * KEEP_ALIVE_MS });
+      pool = new UpstreamPool(origin, { keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: 10 * KEEP_ALIVE_MS });
       this.#pools.set(origin, pool);
     }
     return pool;
