@@ -33,18 +33,20 @@ export async function writeEventStream(
     ...headers,
   });
   flattenHead(res);
+  // The end marker, or the error event, leaves with the end of the response: one write, not two.
+  let last = "";
   try {
     for await (const event of events) {
       const writable = write(res, ctx, dialect.formatEvent(event));
       if (writable !== true && !(await writable)) return;
     }
-    if (dialect.streamEnd !== "") await write(res, ctx, dialect.streamEnd);
+    last = dialect.streamEnd;
   } catch (err) {
-    const error = toApiError(err);
-    if (!ctx.clientGone) await write(res, ctx, dialect.formatEvent(dialect.errorBody(error, ctx.requestId)));
+    last = dialect.formatEvent(dialect.errorBody(toApiError(err), ctx.requestId));
   } finally {
     ctx.markEnded();
-    res.end();
+    if (last === "" || ctx.clientGone) res.end();
+    else res.end(last);
   }
 }
 
