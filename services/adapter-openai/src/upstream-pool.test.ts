@@ -28,6 +28,7 @@ async function startUpstream(): Promise<Upstream> {
       held.push(res);
       return;
     }
+    if (req.url === "/close") res.setHeader("connection", "close");
     res.writeHead(200).end("done");
   });
   server.on("connection", (socket: Socket) => sockets.push(socket));
@@ -116,6 +117,22 @@ describe("UpstreamPool", () => {
     await until(() => pool.connections === 0);
     expect(await get(pool)).toBe("1");
     expect(pool.connections).toBe(1);
+  });
+
+  it("keeps no connection the upstream closed after its answer", async () => {
+    await Promise.all([get(pool, "/close"), get(pool, "/close")]);
+    await until(() => pool.connections === 0);
+    expect(await get(pool)).toBe("2");
+  });
+
+  it("keeps no connection that could not connect", async () => {
+    const refused = new UpstreamPool("http://127.0.0.1:1", {});
+    try {
+      await expect(refused.request({ method: "GET", path: "/" })).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      await until(() => refused.connections === 0);
+    } finally {
+      await refused.destroy();
+    }
   });
 
   it("close lets a request in flight finish, then refuses new ones", async () => {

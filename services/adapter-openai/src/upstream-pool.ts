@@ -74,21 +74,31 @@ export class UpstreamPool extends Dispatcher {
 
   #putFree(client: PooledClient): void {
     if (client.free || client.closed || client.destroyed) return;
+    // Freed without a socket (the upstream closed it, or it never opened): a
+    // new request would have to connect anyway, and a new connection costs no
+    // more than this one would reconnecting.
+    if (!client.connected) return this.#drop(client);
     client.free = true;
     this.#free.push(client);
+  }
+
+  #drop(client: PooledClient): void {
+    this.#clients.delete(client);
+    void client.close().catch(() => undefined);
   }
 
   #open(): PooledClient {
     const client = new PooledClient(this.#origin, this.#options);
     this.#clients.add(client);
     client.on("drain", () => this.#putFree(client));
+    client.on("connect", () => (client.connected = true));
     // An idle connection the upstream or the keep-alive timeout closed is let go
     // rather than reconnected later: after a burst, thousands would stay.
     client.on("disconnect", () => {
+      client.connected = false;
       if (!client.free || this.#closing) return;
       this.#closedFree++;
-      this.#clients.delete(client);
-      void client.close().catch(() => undefined);
+      this.#drop(client);
       if (this.#closedFree > 64 && this.#closedFree * 2 > this.#free.length) this.#compact();
     });
     return client;
@@ -103,7 +113,8 @@ export class UpstreamPool extends Dispatcher {
   }
 }
 
-/** A connection of the pool, marked while it waits on the stack of free ones. */
+/** A connection of the pool: whether its socket is open, and whether it waits on the stack of free ones. */
 class PooledClient extends Client {
+  connected = false;
   free = false;
 }
