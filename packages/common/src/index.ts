@@ -16,7 +16,7 @@ export { createServiceTransport, serviceClient } from "./clients.js";
 export { markDeadline, unmarkDeadline } from "./rpc/call-signal.js";
 export { requestBuffered } from "./buffered-request.js";
 export { oneMessage } from "./rpc/request-messages.js";
-export { requestHeaderValue } from "./rpc/handler-context.js";
+export { followCancellation, requestHeaderValue } from "./rpc/handler-context.js";
 export type { TransportOptions } from "./clients.js";
 export { portFromEnv } from "./env.js";
 export type { Component, ComponentName, ComponentContext, BuiltComponent, MeshClients } from "./mesh/component.js";

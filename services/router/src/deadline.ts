@@ -1,5 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { markDeadline, meshError, Reason, unmarkDeadline } from "@llmmesh/common";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { followCancellation, markDeadline, meshError, Reason, unmarkDeadline } from "@llmmesh/common";
 
 /**
  * The time budget of one request, all attempts included, joined with the
@@ -30,8 +30,8 @@ export interface RequestDeadline {
 
 /** What a deadline is made from. */
 export interface DeadlineOptions {
-  /** The client's signal (`ctx.signal`). */
-  clientSignal: AbortSignal;
+  /** The client's call, whose cancellation the deadline follows. */
+  caller: HandlerContext;
   /** The route's budget, `routing.timeout_ms`. */
   timeoutMs: number;
   /** The client's own deadline, if it set one (`ctx.timeoutMs()`). */
@@ -63,7 +63,9 @@ class Deadline implements RequestDeadline {
   readonly #timer: ReturnType<typeof setTimeout>;
   #armed = true;
   #timedOut = false;
-  readonly #onClientAbort = () => this.#controller.abort(this.#options.clientSignal.reason);
+  #clientGone = false;
+  #clientReason: unknown;
+  readonly #unfollowClient: () => void;
 
   constructor(options: DeadlineOptions) {
     this.#options = options;
@@ -72,11 +74,16 @@ class Deadline implements RequestDeadline {
     this.#endsAt = this.#now() + this.#budgetMs;
     // setTimeout fires at once for delays past 2^31-1 ms; no real budget is that long.
     this.#timer = setTimeout(Deadline.#expire, Math.min(this.#budgetMs, MAX_TIMER_MS), this);
-    if (options.clientSignal.aborted) this.#onClientAbort();
-    else options.clientSignal.addEventListener("abort", this.#onClientAbort, { once: true });
+    this.#unfollowClient = followCancellation(options.caller, (reason) => this.#clientLeft(reason));
     // Unary calls made on this signal with the time left as their timeout need no timer of their own.
     // In real time, as the timer is: `now` may be a test's clock.
     markDeadline(this.#controller.signal, performance.now() + this.#budgetMs);
+  }
+
+  #clientLeft(reason: unknown): void {
+    this.#clientGone = true;
+    this.#clientReason = reason;
+    this.#controller.abort(reason);
   }
 
   static #expire(deadline: Deadline): void {
@@ -93,8 +100,7 @@ class Deadline implements RequestDeadline {
   }
 
   check(marginMs = 0): void {
-    const clientSignal = this.#options.clientSignal;
-    if (clientSignal.aborted) throw clientGoneError(clientSignal.reason, () => this.#timeoutError());
+    if (this.#clientGone) throw clientGoneError(this.#clientReason, () => this.#timeoutError());
     if (this.#timedOut || this.remainingMs() <= marginMs) throw this.#timeoutError();
   }
 
@@ -111,7 +117,7 @@ class Deadline implements RequestDeadline {
   dispose(): void {
     unmarkDeadline(this.#controller.signal);
     clearTimeout(this.#timer);
-    this.#options.clientSignal.removeEventListener("abort", this.#onClientAbort);
+    this.#unfollowClient();
   }
 
   #timeoutError(): ConnectError {

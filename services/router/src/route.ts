@@ -59,7 +59,7 @@ export async function openRoute(
     return { planned, client };
   });
   const deadline = startDeadline({
-    clientSignal: ctx.signal,
+    caller: ctx,
     timeoutMs: plan.routing.timeout_ms,
     clientTimeoutMs: ctx.timeoutMs(),
     describe: () => `The request for model '${plan.model}'`,

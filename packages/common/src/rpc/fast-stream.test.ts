@@ -7,7 +7,7 @@ import { AdapterService, healthV1 } from "@llmmesh/proto";
 import { startServer, type RunningServer } from "../server.js";
 import { createServiceTransport, serviceClient } from "../clients.js";
 import { silentLogger } from "../logger.js";
-import { requestHeaderValue } from "./handler-context.js";
+import { followCancellation, requestHeaderValue } from "./handler-context.js";
 import { forwardableErrors } from "../mesh/interceptors.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
@@ -36,6 +36,12 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
       if (req.service === "stall") {
         // Deaf to its signal: only the caller's own deadline ends the call.
         await new Promise<void>((resolve) => stalled.push(resolve));
+      }
+      if (req.service === "hang-followed") {
+        // Follows the cancellation as the router's deadline does, without asking for the signal.
+        const reason = await new Promise<unknown>((resolve) => followCancellation(ctx, resolve));
+        events.push(`followed: ${(reason as ConnectError).code}`);
+        return;
       }
       if (req.service === "hang") {
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
@@ -166,6 +172,17 @@ describe.each([
     })();
     await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
     await expect.poll(() => events).toEqual([`aborted: ${Code.Canceled}`]);
+  });
+
+  it("tells whoever follows the call's cancellation when the caller stops", async () => {
+    const events: string[] = [];
+    const client = fastClient(await start(events), multiplex);
+    const controller = new AbortController();
+    const consume = (async () => {
+      for await (const _message of client.watch({ service: "hang-followed" }, { signal: controller.signal })) controller.abort();
+    })();
+    await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
+    await expect.poll(() => events).toEqual([`followed: ${Code.Canceled}`]);
   });
 
   it("ends a stream at its deadline on the caller's side, even when the server does not", async () => {

@@ -8,6 +8,8 @@ export interface ContextSource {
   requestHeaders(): Headers;
   /** One request header by its lowercase name, read without making them all into Headers. */
   rawRequestHeader?(name: string): string | undefined;
+  /** As `followCancellation`, for a source that can without making its signal. */
+  followCancellation?(listener: (reason: unknown) => void): () => void;
 }
 
 /**
@@ -60,6 +62,11 @@ export class LightHandlerContext implements HandlerContext {
     return this.source.rawRequestHeader(name.toLowerCase()) ?? null;
   }
 
+  /** As `followCancellation`, where the source can without making the signal; undefined where it cannot. */
+  followCancellation(listener: (reason: unknown) => void): (() => void) | undefined {
+    return this.source.followCancellation?.(listener);
+  }
+
   /** The response headers, if the handler set any (without making them). */
   get responseHeaderIfAny(): Headers | undefined {
     return this.#responseHeader;
@@ -97,3 +104,25 @@ export function nodeHeaders(raw: Record<string, string | string[] | undefined>):
 export function requestHeaderValue(ctx: HandlerContext, name: string): string | null {
   return ctx instanceof LightHandlerContext ? ctx.requestHeaderValue(name) : ctx.requestHeader.get(name);
 }
+
+/**
+ * Calls `listener` once, with the reason, when the call behind `ctx` is
+ * cancelled (at once if it is); returns what stops listening. On the mesh's
+ * fast paths this makes no AbortSignal: a handler that only passes the
+ * cancellation on to a signal of its own (the router's deadline) would
+ * otherwise cost two per call.
+ */
+export function followCancellation(ctx: HandlerContext, listener: (reason: unknown) => void): () => void {
+  const unfollow = ctx instanceof LightHandlerContext ? ctx.followCancellation(listener) : undefined;
+  if (unfollow !== undefined) return unfollow;
+  const signal = ctx.signal;
+  if (signal.aborted) {
+    listener(signal.reason);
+    return noop;
+  }
+  const onAbort = () => listener(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}
+
+export const noop = (): void => undefined;

@@ -1,7 +1,7 @@
 import { Code, ConnectError, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { HttpHandler } from "../server.js";
-import { LightHandlerContext, nodeHeaders, type ContextSource } from "./handler-context.js";
+import { LightHandlerContext, nodeHeaders, noop, type ContextSource } from "./handler-context.js";
 import { rpcPath } from "./unary-path.js";
 import { deadlineError } from "./call-signal.js";
 
@@ -30,11 +30,15 @@ export function routesOfKind<K extends MethodImplSpec["kind"]>(
  * The server side of one call on a fast path: its handler context, and its
  * cancellation — the caller hanging up, or the deadline it sent in
  * `connect-timeout-ms` passing — which fires the context's signal (made only
- * if the implementation asks for it) and, when the caller hung up, `onCancel`.
+ * if the implementation asks for it), whoever follows the cancellation
+ * without it (`followCancellation`) and, when the caller hung up, `onCancel`.
  */
 export class ServerCall implements ContextSource {
   readonly ctx: LightHandlerContext;
   #controller: AbortController | undefined;
+  #cancelled = false;
+  #reason: unknown;
+  #listeners: ((reason: unknown) => void)[] | undefined;
   // Our own flag: HTTP/2 responses report writableFinished once reset.
   #answered = false;
   readonly #timer: ReturnType<typeof setTimeout> | undefined;
@@ -65,7 +69,23 @@ export class ServerCall implements ContextSource {
   }
 
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#cancelled) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  followCancellation(listener: (reason: unknown) => void): () => void {
+    if (this.#cancelled) {
+      listener(this.#reason);
+      return noop;
+    }
+    (this.#listeners ??= []).push(listener);
+    return () => {
+      const at = this.#listeners?.indexOf(listener) ?? -1;
+      if (at >= 0) this.#listeners!.splice(at, 1);
+    };
   }
 
   requestHeaders(): Headers {
@@ -79,11 +99,18 @@ export class ServerCall implements ContextSource {
 
   /** Why the call was cancelled, if it was. */
   get cancelReason(): unknown {
-    return this.#controller?.signal.aborted ? this.#controller.signal.reason : undefined;
+    return this.#cancelled ? this.#reason : undefined;
   }
 
+  /** Cancels the call (once: later reasons are ignored), firing its signal if made and its followers. */
   abort(reason: ConnectError): void {
-    (this.#controller ??= new AbortController()).abort(reason);
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener(reason);
   }
 
   /** The caller hung up: unless the call was answered already, it is cancelled. */
