@@ -9,6 +9,7 @@ import { createServiceTransport, serviceClient } from "../clients.js";
 import { silentLogger } from "../logger.js";
 import { followCancellation, requestHeaderValue } from "./handler-context.js";
 import { forwardableErrors } from "../mesh/interceptors.js";
+import { isCollectable } from "../../../../test/support/collectable.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = healthV1;
 let server: RunningServer | undefined;
@@ -183,6 +184,38 @@ describe.each([
     })();
     await expect(consume).rejects.toMatchObject({ code: Code.Canceled });
     await expect.poll(() => events).toEqual([`followed: ${Code.Canceled}`]);
+  });
+
+  it("lets go of each message once it is sent, while the stream stays open", async () => {
+    // A hand-made iterator, not a generator: a generator's own frame could keep what it yielded.
+    let sent: WeakRef<object> | undefined;
+    const held = new Promise<IteratorResult<never>>((resolve) => stalled.push(() => resolve({ done: true, value: undefined })));
+    let calls = 0;
+    const oneThenHold: AsyncIterableIterator<healthV1.HealthCheckResponse> = {
+      [Symbol.asyncIterator]: () => oneThenHold,
+      next: () => {
+        if (calls++ > 0) return held;
+        const message = create(healthV1.HealthCheckResponseSchema, { status: Status.SERVING });
+        sent = new WeakRef(message);
+        return Promise.resolve({ done: false, value: message });
+      },
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+    server = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      services: [],
+      routes: (router) => router.service(Health, { watch: () => oneThenHold }),
+      maxMessageBytes: 1024 * 1024,
+      logger: silentLogger,
+    });
+    const stream = fastClient(server.url, multiplex).watch({ service: "held" })[Symbol.asyncIterator]();
+    expect((await stream.next()).value).toMatchObject({ status: Status.SERVING });
+    // Waiting for the next message, as a slow stream does between tokens.
+    await expect.poll(() => calls).toBe(2);
+    expect(await isCollectable(sent!)).toBe(true);
+    for (const release of stalled.splice(0)) release();
+    expect((await stream.next()).done).toBe(true);
   });
 
   it("ends a stream at its deadline on the caller's side, even when the server does not", async () => {
