@@ -89,7 +89,9 @@ export function createGatewayHandler(deps: GatewayDeps): HttpHandler {
       if (!res.headersSent) res.writeHead(500);
       res.end();
     } catch {
-      // The response is beyond saving; the server closes it.
+      // The response is beyond saving: closing it is the only answer left
+      // (left open, the client would wait for as long as its own timeout).
+      res.destroy();
     }
   };
 

@@ -26,4 +26,6 @@ export interface GatewayResponse {
   end(chunk?: string | Uint8Array): unknown;
   on(event: "close" | "drain", listener: () => void): unknown;
   removeListener(event: "close" | "drain", listener: () => void): unknown;
+  /** Closes the response at once (HTTP/1: its connection; HTTP/2: its stream). */
+  destroy(error?: Error): unknown;
 }

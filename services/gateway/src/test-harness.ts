@@ -33,8 +33,8 @@ server:
   body_limit_bytes: 4096
 `;
 
-/** Starts the gateway on 127.0.0.1:0 over HTTP/1.1 (or cleartext HTTP/2 with `http2: true`). */
-export async function startTestGateway(options: { http2?: boolean; yaml?: string } = {}): Promise<TestGateway> {
+/** Starts the gateway on 127.0.0.1:0 over HTTP/1.1 (or cleartext HTTP/2 with `http2: true`); `beforeHandle` sees each request first. */
+export async function startTestGateway(options: { http2?: boolean; yaml?: string; beforeHandle?: HttpHandler } = {}): Promise<TestGateway> {
   const fake: FakeRouter = {};
   const missing = (name: string) => new ConnectError(`fake router has no ${name}`, Code.Unimplemented);
   const impl: ServiceImpl<typeof RouterService> = {
@@ -67,7 +67,14 @@ export async function startTestGateway(options: { http2?: boolean; yaml?: string
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({}, "debug", (line) => logs.push(JSON.parse(line) as Record<string, unknown>));
   const config = new ConfigStore(parseConfig(options.yaml ?? TEST_CONFIG_YAML));
-  const handler: HttpHandler = createGatewayHandler({ router, config, logger });
+  const gatewayHandler: HttpHandler = createGatewayHandler({ router, config, logger });
+  // `beforeHandle` may tamper with a request or response first (to break one on purpose).
+  const handler: HttpHandler = options.beforeHandle
+    ? (req, res) => {
+        options.beforeHandle!(req, res);
+        gatewayHandler(req, res);
+      }
+    : gatewayHandler;
 
   const server = options.http2 ? http2.createServer(handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
