@@ -56,3 +56,5 @@ export { componentValidator } from "./mesh/process.js";
 export { revisionJson, pushResultJson, instanceJson } from "./config/config-json.js";
 export { SKIP, mapMessages, expandMessages, startingWith, lazyMessages, PushedMessages } from "./stream-iterators.js";
 export type { MessageMapping, MessageProducer, MessageStream } from "./stream-iterators.js";
+export { flowMessages, sendEach } from "./message-flow.js";
+export type { FlowingStream, MessageFlow, MessageSink, SendEnd, SendOutcome } from "./message-flow.js";

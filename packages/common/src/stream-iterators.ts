@@ -4,8 +4,11 @@
  * value and keeps them alive from one chunk to the next, long enough to be
  * promoted to old space: with thousands of slow streams that garbage was most
  * of the memory, and it cost CPU. These cost at most one promise per value
- * and layer, and the pass-through ones none.
+ * and layer, and the pass-through ones none; the stream path's own ones can
+ * also flow (see message-flow.ts), with no promise per value at all.
  */
+
+import { flowMessages, stopQuietly, type FlowingStream, type MessageFlow, type MessageSink } from "./message-flow.js";
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -44,7 +47,7 @@ export function mapMessages<In, Out = In>(source: AsyncIterator<In>, mapping: Me
   return new MappedMessages(source, mapping);
 }
 
-class MappedMessages<In, Out> implements MessageStream<Out> {
+class MappedMessages<In, Out> implements MessageStream<Out>, FlowingStream<Out> {
   #finished = false;
 
   constructor(
@@ -95,6 +98,43 @@ class MappedMessages<In, Out> implements MessageStream<Out> {
     throw this.#mapError(err);
   };
 
+  flow(sink: MessageSink<Out>): MessageFlow {
+    return new MappedFlow(this, sink);
+  }
+
+  /** The source as a flow into `sink` (see MappedFlow). */
+  flowSource(sink: MessageSink<In>): MessageFlow {
+    return flowMessages(this.source, sink);
+  }
+
+  /** `map` on one value for a flow: SKIP, the mapped value, or a throw of the mapped failure (the stream is finished then). */
+  mapOne(value: In): Out | typeof SKIP {
+    const map = this.mapping.map;
+    if (map === undefined) return value as unknown as Out;
+    try {
+      return map(value);
+    } catch (err) {
+      this.#finishOnce(false);
+      throw this.#mapError(err);
+    }
+  }
+
+  /** The source completed under a flow; what `finish` throws fails the stream. */
+  completed(): void {
+    this.#finishOnce(true);
+  }
+
+  /** The source failed under a flow: the error the consumer sees. */
+  ended(err: unknown): unknown {
+    this.#finishOnce(false);
+    return this.#mapError(err);
+  }
+
+  /** The flow's consumer left. True when the source is still to be stopped. */
+  left(): boolean {
+    return this.#finishOnce(false);
+  }
+
   #mapError(err: unknown): unknown {
     return this.mapping.error ? this.mapping.error(err) : err;
   }
@@ -108,13 +148,62 @@ class MappedMessages<In, Out> implements MessageStream<Out> {
   }
 }
 
-/** Asks a source to stop; how it fails at stopping is no concern of a consumer that has left. */
-function stopQuietly(source: AsyncIterator<unknown>, err?: unknown): void {
-  try {
-    const stopped = err !== undefined && source.throw ? source.throw(err) : source.return?.();
-    void stopped?.catch(() => {});
-  } catch {
-    // A synchronous throw from return() means the same: it could not stop cleanly.
+/** A mapped stream flowing: each value mapped on its way down, with no promise. */
+class MappedFlow<In, Out> implements MessageSink<In>, MessageFlow {
+  #over = false;
+  readonly #upstream: MessageFlow;
+
+  constructor(
+    private readonly mapped: MappedMessages<In, Out>,
+    private readonly sink: MessageSink<Out>,
+  ) {
+    this.#upstream = mapped.flowSource(this);
+  }
+
+  value(value: In): void {
+    if (this.#over) return;
+    let out: Out | typeof SKIP;
+    try {
+      out = this.mapped.mapOne(value);
+    } catch (err) {
+      this.#over = true;
+      this.#upstream.stop();
+      this.sink.fail(err);
+      return;
+    }
+    if (out !== SKIP) this.sink.value(out);
+  }
+
+  end(): void {
+    if (this.#over) return;
+    this.#over = true;
+    try {
+      this.mapped.completed();
+    } catch (err) {
+      this.sink.fail(err);
+      return;
+    }
+    this.sink.end();
+  }
+
+  fail(err: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.sink.fail(this.mapped.ended(err));
+  }
+
+  pause(): void {
+    this.#upstream.pause();
+  }
+
+  resume(): void {
+    if (!this.#over) this.#upstream.resume();
+  }
+
+  stop(): void {
+    if (this.#over) return;
+    this.#over = true;
+    if (this.mapped.left()) this.#upstream.stop();
   }
 }
 
@@ -208,7 +297,7 @@ export function startingWith<T>(first: T, rest: AsyncIterator<T>): MessageStream
   return new StartingWith(first, rest);
 }
 
-class StartingWith<T> implements MessageStream<T> {
+class StartingWith<T> implements MessageStream<T>, FlowingStream<T> {
   #first: { value: T } | undefined;
 
   constructor(
@@ -235,10 +324,54 @@ class StartingWith<T> implements MessageStream<T> {
     return done();
   }
 
+  flow(sink: MessageSink<T>): MessageFlow {
+    const first = this.#first;
+    this.#first = undefined;
+    return new FirstThenFlow(first, this.rest, sink);
+  }
+
   throw(err?: unknown): Promise<IteratorResult<T>> {
     this.#first = undefined;
     stopQuietly(this.rest, err);
     return Promise.reject(err);
+  }
+}
+
+/** `first` to the sink on the first resume(), then the rest's flow. */
+class FirstThenFlow<T> implements MessageFlow {
+  #rest: MessageFlow | undefined;
+  #paused = true;
+  #stopped = false;
+
+  constructor(
+    private first: { value: T } | undefined,
+    private readonly source: AsyncIterator<T>,
+    private readonly sink: MessageSink<T>,
+  ) {}
+
+  pause(): void {
+    this.#paused = true;
+    this.#rest?.pause();
+  }
+
+  resume(): void {
+    if (this.#stopped) return;
+    this.#paused = false;
+    const first = this.first;
+    if (first !== undefined) {
+      this.first = undefined;
+      this.sink.value(first.value);
+      if (this.#paused || this.#stopped) return;
+    }
+    (this.#rest ??= flowMessages(this.source, this.sink)).resume();
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.first = undefined;
+    if (this.#rest !== undefined) this.#rest.stop();
+    else stopQuietly(this.source);
   }
 }
 
@@ -251,7 +384,7 @@ export function lazyMessages<T>(start: () => Promise<AsyncIterator<T>>): Message
   return new LazyMessages(start);
 }
 
-class LazyMessages<T> implements MessageStream<T> {
+class LazyMessages<T> implements MessageStream<T>, FlowingStream<T> {
   /**
    * Dropped once called: what it closes over (a call's request, say) would
    * otherwise stay reachable for as long as the stream is open.
@@ -272,12 +405,7 @@ class LazyMessages<T> implements MessageStream<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#started !== undefined) return this.#started.next();
     if (this.#over) return done();
-    if (this.#starting === undefined) {
-      const start = this.#start as () => Promise<AsyncIterator<T>>;
-      this.#start = undefined;
-      this.#starting = startOf(start);
-    }
-    return this.#starting.then(
+    return this.#begin().then(
       (started) => {
         if (this.#over) {
           // Stopped while starting: what started is stopped too.
@@ -286,6 +414,44 @@ class LazyMessages<T> implements MessageStream<T> {
         }
         this.#started = started;
         return started.next();
+      },
+      (err: unknown) => {
+        this.#over = true;
+        throw err;
+      },
+    );
+  }
+
+  #begin(): Promise<AsyncIterator<T>> {
+    if (this.#starting === undefined) {
+      const start = this.#start as () => Promise<AsyncIterator<T>>;
+      this.#start = undefined;
+      this.#starting = startOf(start);
+    }
+    return this.#starting;
+  }
+
+  flow(sink: MessageSink<T>): MessageFlow {
+    if (this.#started !== undefined) return flowMessages(this.#started, sink);
+    return new LazyFlow(this, sink);
+  }
+
+  /**
+   * Starts for a flow (on its first resume()): what started, or undefined
+   * when the stream was stopped meanwhile (what started is stopped then).
+   * A failure to start ends the stream and rejects.
+   */
+  startForFlow(): Promise<AsyncIterator<T> | undefined> {
+    if (this.#started !== undefined) return Promise.resolve(this.#started);
+    if (this.#over) return Promise.resolve(undefined);
+    return this.#begin().then(
+      (started) => {
+        if (this.#over) {
+          stopQuietly(started);
+          return undefined;
+        }
+        this.#started = started;
+        return started;
       },
       (err: unknown) => {
         this.#over = true;
@@ -306,6 +472,50 @@ class LazyMessages<T> implements MessageStream<T> {
     this.#start = undefined;
     if (this.#started !== undefined) stopQuietly(this.#started, err);
     return Promise.reject(err);
+  }
+}
+
+/** A lazy stream flowing: started on the first resume(), then the started stream's flow. */
+class LazyFlow<T> implements MessageFlow {
+  #inner: MessageFlow | undefined;
+  #starting = false;
+  #paused = true;
+  #stopped = false;
+
+  constructor(
+    private readonly lazy: LazyMessages<T>,
+    private readonly sink: MessageSink<T>,
+  ) {}
+
+  pause(): void {
+    this.#paused = true;
+    this.#inner?.pause();
+  }
+
+  resume(): void {
+    if (this.#stopped) return;
+    this.#paused = false;
+    if (this.#inner !== undefined) return this.#inner.resume();
+    if (this.#starting) return;
+    this.#starting = true;
+    this.lazy.startForFlow().then(
+      (started) => {
+        if (this.#stopped) return;
+        if (started === undefined) return this.sink.end();
+        this.#inner = flowMessages(started, this.sink);
+        if (!this.#paused) this.#inner.resume();
+      },
+      (err: unknown) => {
+        if (!this.#stopped) this.sink.fail(err);
+      },
+    );
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#inner !== undefined) this.#inner.stop();
+    else void this.lazy.return();
   }
 }
 
@@ -336,13 +546,16 @@ export interface MessageProducer {
  * it, the network) instead of buffering without bound. Values queued before
  * an end or failure are still delivered first. One consumer at a time.
  */
-export class PushedMessages<T> implements MessageStream<T> {
+export class PushedMessages<T> implements MessageStream<T>, FlowingStream<T>, MessageFlow {
   #queue: T[] = [];
   #waiter: { resolve: (result: IteratorResult<T>) => void; reject: (err: unknown) => void } | undefined;
   /** No more values will come: the end, a failure, or the consumer left. */
   #over = false;
   #failure: { error: unknown } | undefined;
   #paused = false;
+  /** Set by flow(): values go to it instead of to next()'s promises. */
+  #sink: MessageSink<T> | undefined;
+  #flowPaused = true;
 
   constructor(
     private readonly producer: MessageProducer,
@@ -356,6 +569,11 @@ export class PushedMessages<T> implements MessageStream<T> {
   /** Adds a value (ignored once the stream is over). */
   push(value: T): void {
     if (this.#over) return;
+    const sink = this.#sink;
+    if (sink !== undefined && !this.#flowPaused && this.#queue.length === 0) {
+      sink.value(value);
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
@@ -374,6 +592,7 @@ export class PushedMessages<T> implements MessageStream<T> {
     if (this.#over) return;
     this.#over = true;
     this.#settleWaiter();
+    this.#deliver();
   }
 
   /** The producer failed: the consumer gets `err` after the values already queued. */
@@ -382,6 +601,46 @@ export class PushedMessages<T> implements MessageStream<T> {
     this.#over = true;
     this.#failure = { error: err };
     this.#settleWaiter();
+    this.#deliver();
+  }
+
+  /** From now on values go to `sink`, once resumed: this stream is its own flow. */
+  flow(sink: MessageSink<T>): MessageFlow {
+    this.#sink = sink;
+    return this;
+  }
+
+  pause(): void {
+    this.#flowPaused = true;
+  }
+
+  resume(): void {
+    this.#flowPaused = false;
+    this.#deliver();
+  }
+
+  stop(): void {
+    this.#leave();
+  }
+
+  /** Hands a flow's sink what is queued, then the end or the failure, for as long as it is not paused. */
+  #deliver(): void {
+    const sink = this.#sink;
+    if (sink === undefined || this.#flowPaused) return;
+    while (this.#queue.length > 0) {
+      sink.value(this.#queue.shift() as T);
+      if (this.#sink !== sink || this.#flowPaused) return;
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.producer.resume();
+    }
+    if (!this.#over) return;
+    this.#sink = undefined;
+    const failure = this.#failure;
+    this.#failure = undefined;
+    if (failure === undefined) sink.end();
+    else sink.fail(failure.error);
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -417,6 +676,7 @@ export class PushedMessages<T> implements MessageStream<T> {
   #leave(): void {
     this.#queue = [];
     this.#failure = undefined;
+    this.#sink = undefined;
     if (this.#over) return;
     this.#over = true;
     this.#settleWaiter();

@@ -30,7 +30,13 @@ export class SseParser {
   private pending = "";
   /** The previous text ended with `\r`: a `\n` starting the next text ends no new line. */
   private afterCr = false;
-  private dataLines: string[] = [];
+  /**
+   * Emptied in place after each event, not replaced: a parser lives as long
+   * as its stream, so a new array per event would be promoted to old space
+   * with it, and once dropped it would keep the next event's data (and the
+   * text it was sliced from) alive until a full collection.
+   */
+  private readonly dataLines: string[] = [];
   private eventType: string | undefined;
   private eventId: string | undefined;
 
@@ -113,7 +119,7 @@ export class SseParser {
       if (this.eventId !== undefined) event.id = this.eventId;
       events.push(event);
     }
-    this.dataLines = [];
+    this.dataLines.length = 0;
     this.eventType = undefined;
     this.eventId = undefined;
   }

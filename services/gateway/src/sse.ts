@@ -4,9 +4,7 @@ import type { Dialect } from "./dialect.js";
 import type { GatewayResponse } from "./http.js";
 import type { RequestContext } from "./request-context.js";
 import { commonHeaders } from "./response.js";
-
-/** What `writeNext` returns at the end of the events. */
-const END = Symbol("end of events");
+import { sendEach } from "@llmmesh/common";
 
 /**
  * Writes a `text/event-stream` response: one event per JSON value, then the
@@ -36,37 +34,21 @@ export async function writeEventStream(
     ...headers,
   });
   flattenHead(res);
-  const iterator = events[Symbol.asyncIterator]();
-  // Each event is formatted and written in `writeNext`, a plain function, not
-  // in this one: V8 keeps a suspended async function's locals and
-  // temporaries, so an event touched here would stay reachable until the
-  // next one arrives, long enough to be promoted to old space (with
-  // thousands of slow streams, most of the gateway's garbage).
-  let writing = false;
-  const writeNext = (next: IteratorResult<Record<string, unknown>>): boolean | Promise<boolean> | typeof END => {
-    if (next.done) return END;
-    writing = true;
-    const writable = write(res, ctx, dialect.formatEvent(next.value));
-    writing = false;
-    return writable;
-  };
+  // Each event is written the moment it arrives, through calls (sendEach):
+  // a promise per event would wait from one event to the next, long enough
+  // to be promoted to old space, and keep the event it resolves with alive
+  // until the next full collection (with thousands of slow streams, most of
+  // the gateway's garbage). A write the client is slow to take returns its
+  // promise, and the next event waits for it; false (the client left) stops
+  // the stream, and the call behind it.
+  const sending = sendEach(events[Symbol.asyncIterator](), (event) => write(res, ctx, dialect.formatEvent(event)));
   // The end marker, or the error event, leaves with the end of the response: one write, not two.
   let last = "";
   try {
-    for (;;) {
-      // A write the client is slow to take returns its promise: the `then` waits for it.
-      const step = await iterator.next().then(writeNext);
-      if (step === END) break;
-      if (!step) {
-        // The client left: stop the stream (and the call behind it), as leaving a for-await loop would.
-        await iterator.return?.();
-        return;
-      }
-    }
+    if ((await sending.finished) === "stopped") return;
     last = dialect.streamEnd;
   } catch (err) {
-    // A failure of our own while writing an event stops the stream; one of the stream's own has ended it.
-    if (writing) await iterator.return?.()?.catch(() => undefined);
+    // A failure of the stream's own has ended it; one of ours while writing an event has stopped it.
     last = dialect.formatEvent(dialect.errorBody(toApiError(err), ctx.requestId));
   } finally {
     ctx.markEnded();

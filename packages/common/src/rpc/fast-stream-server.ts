@@ -4,6 +4,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import type { HttpHandler } from "../server.js";
 import { EMPTY_END_STREAM, END_STREAM_FLAG, EnvelopeReader, envelope, STREAM_PROTO } from "./envelope-reader.js";
 import { ServerCall } from "./server-call.js";
+import { sendEach, type SendOutcome } from "../message-flow.js";
 
 type Request = Parameters<HttpHandler>[0];
 type Response = Parameters<HttpHandler>[1];
@@ -66,29 +67,32 @@ export async function serveStream(spec: StreamSpec, call: ServerCall, answer: St
     ctx.takeResponseHeader()?.forEach((value, name) => (headers[name] = value));
     answer.head(headers);
   };
-  // Each message is encoded and sent in `sendNext`, a plain function, not in
-  // this one: V8 keeps a suspended async function's locals and temporaries,
-  // so a message touched here would stay reachable until the next one
-  // arrives, long enough to be promoted to old space (with thousands of slow
+  // Each message is sent the moment it arrives, through calls (sendEach):
+  // a promise per message would wait from one message to the next, long
+  // enough to be promoted to old space, and keep the message it resolves
+  // with alive until the next full collection (with thousands of slow
   // streams, most of the garbage of the router and the adapter).
-  // What it returns: ENDED, or the wait before the next message (its promise
-  // is the `then`'s, so the loop waits for it).
-  const sendNext = (next: IteratorResult<MessageInitShape<DescMessage>>): Promise<void> | undefined | typeof ENDED => {
-    if (next.done) return ENDED;
+  // What it returns: whether to go on, or the wait before the next message.
+  const send = (message: MessageInitShape<DescMessage>): SendOutcome => {
     sendHeaders();
-    const bytes = toBinary(method.output, create(method.output, next.value as MessageInitShape<typeof method.output>));
+    const bytes = toBinary(method.output, create(method.output, message as MessageInitShape<typeof method.output>));
     if (bytes.byteLength > maxMessageBytes) throw new ConnectError(`message larger than ${maxMessageBytes} bytes`, Code.ResourceExhausted);
-    return answer.message(bytes);
+    const wait = answer.message(bytes);
+    return wait === undefined ? !answer.over : wait.then(() => !answer.over);
   };
   let failure: ConnectError | undefined;
   try {
     const outputs = await started;
-    const stop = () => void outputs.return?.().catch(() => {});
-    if (call.cancelReason !== undefined) stop();
-    else call.onCancel = stop;
-    for (;;) {
-      if ((await outputs.next().then<void | typeof ENDED>(sendNext)) === ENDED) break;
+    if (call.cancelReason !== undefined) {
+      void outputs.return?.().catch(() => {});
+      throw call.cancelReason;
+    }
+    const sending = sendEach(outputs, send);
+    call.onCancel = () => sending.stop();
+    if ((await sending.finished) === "stopped") {
       if (answer.over) return;
+      // Stopped by a cancellation the caller may still hear (its deadline): the end says so.
+      if (call.cancelReason !== undefined) failure = ConnectError.from(call.cancelReason);
     }
   } catch (err) {
     failure = ConnectError.from(call.cancelReason ?? err);
@@ -104,9 +108,6 @@ export async function serveStream(spec: StreamSpec, call: ServerCall, answer: St
 }
 
 type Outputs = AsyncIterator<MessageInitShape<DescMessage>>;
-
-/** What `sendNext` returns once the implementation has ended. */
-const ENDED = Symbol("ended");
 
 /**
  * Starts the implementation on the request once it is read. The caller
