@@ -337,41 +337,71 @@ class StartingWith<T> implements MessageStream<T>, FlowingStream<T> {
   }
 }
 
-/** `first` to the sink on the first resume(), then the rest's flow. */
-class FirstThenFlow<T> implements MessageFlow {
-  #rest: MessageFlow | undefined;
-  #paused = true;
-  #stopped = false;
+/**
+ * A flow that does something of its own on its first resume() (gives a
+ * first value, starts a lazy stream), then hands over to another flow.
+ */
+abstract class HandOverFlow<T> implements MessageFlow {
+  #inner: MessageFlow | undefined;
+  protected paused = true;
+  protected stopped = false;
 
-  constructor(
-    private first: { value: T } | undefined,
-    private readonly source: AsyncIterator<T>,
-    private readonly sink: MessageSink<T>,
-  ) {}
+  constructor(protected readonly sink: MessageSink<T>) {}
 
   pause(): void {
-    this.#paused = true;
-    this.#rest?.pause();
+    this.paused = true;
+    this.#inner?.pause();
   }
 
   resume(): void {
-    if (this.#stopped) return;
-    this.#paused = false;
+    if (this.stopped) return;
+    this.paused = false;
+    if (this.#inner !== undefined) this.#inner.resume();
+    else this.begin();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.#inner !== undefined) this.#inner.stop();
+    else this.abandon();
+  }
+
+  /** The work before the hand-over; it ends with handOver() (or the sink's end). */
+  protected abstract begin(): void;
+  /** Stopped before the hand-over. */
+  protected abstract abandon(): void;
+
+  protected handOver(source: AsyncIterator<T>): void {
+    const inner = flowMessages(source, this.sink);
+    this.#inner = inner;
+    if (!this.paused) inner.resume();
+  }
+}
+
+/** `first` to the sink on the first resume(), then the rest's flow. */
+class FirstThenFlow<T> extends HandOverFlow<T> {
+  constructor(
+    private first: { value: T } | undefined,
+    private readonly rest: AsyncIterator<T>,
+    sink: MessageSink<T>,
+  ) {
+    super(sink);
+  }
+
+  protected begin(): void {
     const first = this.first;
     if (first !== undefined) {
       this.first = undefined;
       this.sink.value(first.value);
-      if (this.#paused || this.#stopped) return;
+      if (this.paused || this.stopped) return;
     }
-    (this.#rest ??= flowMessages(this.source, this.sink)).resume();
+    this.handOver(this.rest);
   }
 
-  stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+  protected abandon(): void {
     this.first = undefined;
-    if (this.#rest !== undefined) this.#rest.stop();
-    else stopQuietly(this.source);
+    stopQuietly(this.rest);
   }
 }
 
@@ -476,46 +506,33 @@ class LazyMessages<T> implements MessageStream<T>, FlowingStream<T> {
 }
 
 /** A lazy stream flowing: started on the first resume(), then the started stream's flow. */
-class LazyFlow<T> implements MessageFlow {
-  #inner: MessageFlow | undefined;
+class LazyFlow<T> extends HandOverFlow<T> {
   #starting = false;
-  #paused = true;
-  #stopped = false;
 
   constructor(
     private readonly lazy: LazyMessages<T>,
-    private readonly sink: MessageSink<T>,
-  ) {}
-
-  pause(): void {
-    this.#paused = true;
-    this.#inner?.pause();
+    sink: MessageSink<T>,
+  ) {
+    super(sink);
   }
 
-  resume(): void {
-    if (this.#stopped) return;
-    this.#paused = false;
-    if (this.#inner !== undefined) return this.#inner.resume();
+  protected begin(): void {
     if (this.#starting) return;
     this.#starting = true;
     this.lazy.startForFlow().then(
       (started) => {
-        if (this.#stopped) return;
-        if (started === undefined) return this.sink.end();
-        this.#inner = flowMessages(started, this.sink);
-        if (!this.#paused) this.#inner.resume();
+        if (this.stopped) return;
+        if (started === undefined) this.sink.end();
+        else this.handOver(started);
       },
       (err: unknown) => {
-        if (!this.#stopped) this.sink.fail(err);
+        if (!this.stopped) this.sink.fail(err);
       },
     );
   }
 
-  stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    if (this.#inner !== undefined) this.#inner.stop();
-    else void this.lazy.return();
+  protected abandon(): void {
+    void this.lazy.return();
   }
 }
 
