@@ -41,7 +41,8 @@ export interface MessageMapping<In, Out> {
 
 /**
  * The values of `source` through `mapping`, as an iterator whose next() is
- * one `then` on the source's. Stopping it (return() or throw()) stops the source.
+ * one `then` on the source's, or as a flow with no promise (flow()).
+ * Stopping it (return() or throw(), or the flow's stop()) stops the source.
  */
 export function mapMessages<In, Out = In>(source: AsyncIterator<In>, mapping: MessageMapping<In, Out>): MessageStream<Out> {
   return new MappedMessages(source, mapping);
@@ -558,7 +559,8 @@ export interface MessageProducer {
 /**
  * Values pushed by an event source (a Readable's 'data' events), pulled with
  * next(): one promise per value the consumer has to wait for, none for a
- * value already queued. At most `highWaterMark` values queue before the
+ * value already queued; or, once flowing (flow()), handed to the sink as
+ * they are pushed, queued only while the flow is paused. At most `highWaterMark` values queue before the
  * producer is paused, so a slow consumer holds back the producer (and through
  * it, the network) instead of buffering without bound. Values queued before
  * an end or failure are still delivered first. One consumer at a time.

@@ -103,7 +103,7 @@ export function createRouterService(deps: RouterServiceDeps): ServiceImpl<typeof
    * Admission → attempts → settlement for a streamed call: `open` starts the
    * adapter's stream on one target, `wrap` turns each chunk into the
    * response message (the first one with `served`). Resolves once the first
-   * chunk is there; past it, each message costs one `then` (see `mapMessages`).
+   * chunk is there; past it, the messages flow through (see message-flow.ts in common).
    */
   async function serveStream<Chunk extends { usage?: Usage }, Message>(
     ctx: HandlerContext,

@@ -51,9 +51,10 @@ export function clientChunks<Chunk extends UsageCarrier>(
 
 /**
  * The chunks of a router stream, first one included, each through `map`
- * (an undefined result is skipped), whatever API renders them: one `then`
- * per chunk, no generator (every generator layer adds promises that live from
- * one chunk to the next). Leaving it before the stream's end stops the
+ * (an undefined result is skipped), whatever API renders them: no generator
+ * (every generator layer adds promises that live from one chunk to the
+ * next), and it flows (see message-flow.ts): written as it is, a chunk makes
+ * no promise at all. Leaving it before the stream's end stops the
  * router stream, which cancels the call. Nothing here holds `stream` itself:
  * `stream.first` would stay reachable for as long as the stream lasts.
  */
