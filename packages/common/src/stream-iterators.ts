@@ -560,10 +560,11 @@ export interface MessageProducer {
  * Values pushed by an event source (a Readable's 'data' events), pulled with
  * next(): one promise per value the consumer has to wait for, none for a
  * value already queued; or, once flowing (flow()), handed to the sink as
- * they are pushed, queued only while the flow is paused. At most `highWaterMark` values queue before the
- * producer is paused, so a slow consumer holds back the producer (and through
- * it, the network) instead of buffering without bound. Values queued before
- * an end or failure are still delivered first. One consumer at a time.
+ * they are pushed, queued only while the flow is paused. At most
+ * `highWaterMark` values queue before the producer is paused, so a slow
+ * consumer holds back the producer (and through it, the network) instead of
+ * buffering without bound. Values queued before an end or failure are still
+ * delivered first. One consumer at a time.
  */
 export class PushedMessages<T> implements MessageStream<T>, FlowingStream<T>, MessageFlow {
   #queue: T[] = [];
