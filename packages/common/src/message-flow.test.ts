@@ -1,7 +1,7 @@
-import { createHook } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import { flowMessages, sendEach, type MessageSink } from "./message-flow.js";
 import { lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
+import { promisesMadeWhile } from "../../../test/support/promises-made.js";
 
 function producer() {
   const log: string[] = [];
@@ -19,18 +19,6 @@ function recordingSink<T>() {
   return { sink, heard };
 }
 
-/** How many promises `run` creates (async_hooks sees every one, resolved or not). */
-function promisesMadeBy(run: () => void): number {
-  let made = 0;
-  const hook = createHook({ init: (_id, type) => void (type === "PROMISE" && made++) }).enable();
-  try {
-    run();
-  } finally {
-    hook.disable();
-  }
-  return made;
-}
-
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("flowing streams", () => {
@@ -42,7 +30,7 @@ describe("flowing streams", () => {
     const sent: number[] = [];
     const sending = sendEach(startingWith(0, mapped), (n) => void sent.push(n));
     expect(sent).toEqual([0]);
-    const made = promisesMadeBy(() => {
+    const made = await promisesMadeWhile(() => {
       for (let n = 1; n <= 100; n++) source.push(n);
     });
     // Every odd value arrived before push() returned; the pulled path makes a promise per value and layer.

@@ -1,4 +1,3 @@
-import { createHook } from "node:async_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import * as http2 from "node:http2";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
@@ -11,6 +10,7 @@ import { silentLogger } from "../logger.js";
 import { followCancellation, requestHeaderValue } from "./handler-context.js";
 import { forwardableErrors } from "../mesh/interceptors.js";
 import { isCollectable } from "../../../../test/support/collectable.js";
+import { promisesMadeWhile } from "../../../../test/support/promises-made.js";
 import { sendEach } from "../message-flow.js";
 import { PushedMessages } from "../stream-iterators.js";
 
@@ -362,15 +362,3 @@ describe.each([
     expect(await sending.finished).toBe("ended");
   });
 });
-
-/** How many promises are made (by anyone in this process: client, server and test) while `run` runs. */
-async function promisesMadeWhile(run: () => Promise<void>): Promise<number> {
-  let made = 0;
-  const hook = createHook({ init: (_id, type) => void (type === "PROMISE" && made++) }).enable();
-  try {
-    await run();
-  } finally {
-    hook.disable();
-  }
-  return made;
-}
