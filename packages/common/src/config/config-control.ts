@@ -9,7 +9,7 @@ import {
   type ConfigRejected,
   type InstanceStatus,
 } from "@llmmesh/proto";
-import { RequestStrategy, type Msg, type NatsConnection } from "nats";
+import type { Msg, NatsConnection } from "nats";
 import { unifiedDiff } from "./config-diff.js";
 import { subscribeConfigEvents, type ConfigEvent } from "./config-events.js";
 import { documentDigest, newRecord, type StoredRevision } from "./config-record.js";
@@ -226,6 +226,8 @@ export class ConfigControl {
     const answers: Uint8Array[] = [];
     let replies: AsyncIterable<Msg>;
     try {
+      // Loaded already: the connection came from it.
+      const { RequestStrategy } = await import("nats");
       replies = await nc.requestMany(subject, request, {
         strategy: RequestStrategy.JitterTimer,
         jitter: this.timing.quietMs,

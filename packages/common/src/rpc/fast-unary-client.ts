@@ -1,7 +1,7 @@
 import { Code, ConnectError, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Pool } from "undici";
+import type { Pool } from "undici";
 import { requestBuffered, ResponseTooLargeError } from "../buffered-request.js";
 import { rpcPath, UNARY_PROTO } from "./unary-path.js";
 import { abortError, callSignal, cannotAbort, firesInTime } from "./call-signal.js";
@@ -41,7 +41,11 @@ export type ClosableTransport = Transport & { close(): Promise<void> };
 export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTransportOptions): ClosableTransport {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/$/, "");
-  const pool = new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 });
+  // Made, and undici loaded, on the first call that needs it: most peers speak
+  // the multiplexed connection, and loading undici costs a process about 5 MiB of heap.
+  let pool: Promise<Pool> | undefined;
+  const http1Pool = () =>
+    (pool ??= import("undici").then(({ Pool }) => new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 })));
   const limit = options.maxMessageBytes;
   const mux = options.mux;
 
@@ -71,7 +75,7 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
       // headersTimeout/bodyTimeout 0: the call's own deadline bounds it. undici's
       // defaults (300 s) would cut a long non-streamed generation and look retryable.
       const request = { method: "POST", path: prefix + rpcPath(method), headers, body, headersTimeout: 0, bodyTimeout: 0 } as const;
-      response = await requestBuffered(pool, request, signal, limit);
+      response = await requestBuffered(await http1Pool(), request, signal, limit);
     } catch (err) {
       if (cancellation.signal.aborted) throw abortError(cancellation.signal);
       if (err instanceof ResponseTooLargeError) throw new ConnectError(`message larger than ${limit} bytes`, Code.ResourceExhausted);
@@ -98,7 +102,9 @@ export function createFastUnaryTransport(baseUrl: string, options: FastUnaryTran
   return {
     unary,
     stream: (...args) => options.streaming.stream(...args),
-    close: () => pool.close(),
+    close: async () => {
+      await (await pool)?.close();
+    },
   };
 }
 
