@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { flowMessages, sendEach, type MessageSink } from "./message-flow.js";
-import { lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
+import { expandMessages, lazyMessages, mapMessages, PushedMessages, SKIP, startingWith } from "./stream-iterators.js";
 import { promisesMadeWhile } from "../../../test/support/promises-made.js";
 
 function producer() {
@@ -189,6 +189,82 @@ describe("flowing streams", () => {
     rest.end();
     flow.resume();
     expect(heard).toEqual(["a", "b", "end"]);
+  });
+
+  it("give each value's expansion in order, empty ones included, then the end's, with no promise per value", async () => {
+    const { hooks } = producer();
+    const source = new PushedMessages<number>(hooks);
+    const sent: string[] = [];
+    const sending = sendEach(
+      expandMessages(
+        source,
+        (n) => Array.from({ length: n }, (_, i) => `${n}.${i}`),
+        () => ["end"],
+      ),
+      (value) => void sent.push(value),
+    );
+    const made = await promisesMadeWhile(() => {
+      for (const n of [2, 0, 1]) source.push(n);
+    });
+    expect(sent).toEqual(["2.0", "2.1", "1.0"]);
+    expect(made).toBe(0);
+    source.end();
+    expect(await sending.finished).toBe("ended");
+    expect(sent).toEqual(["2.0", "2.1", "1.0", "end"]);
+  });
+
+  it("hold an expanded stream's source back while the consumer is paused mid-expansion", async () => {
+    const { hooks, log } = producer();
+    const source = new PushedMessages<number>(hooks, 2);
+    const heard: string[] = [];
+    const flow = flowMessages(
+      expandMessages(
+        source,
+        (n) => [`${n}a`, `${n}b`],
+        () => [],
+      ),
+      {
+        value: (value) => {
+          heard.push(value);
+          if (value === "1a") flow.pause();
+        },
+        end: () => heard.push("end"),
+        fail: (err) => heard.push(`fail ${(err as Error).message}`),
+      },
+    );
+    flow.resume();
+    source.push(1);
+    source.push(2);
+    source.push(3);
+    // 1b waits for the consumer; 2 and 3 wait at the source, which paused its producer.
+    expect(heard).toEqual(["1a"]);
+    expect(log).toEqual(["pause"]);
+    source.end();
+    flow.resume();
+    expect(heard).toEqual(["1a", "1b", "2a", "2b", "3a", "3b", "end"]);
+  });
+
+  it("fail an expanded stream, and stop its source, when expand throws", async () => {
+    const { hooks, log } = producer();
+    const source = new PushedMessages<number>(hooks);
+    const sent: string[] = [];
+    const sending = sendEach(
+      expandMessages(
+        source,
+        (n) => {
+          if (n === 2) throw new Error("cannot translate");
+          return [String(n)];
+        },
+        () => ["end"],
+      ),
+      (value) => void sent.push(value),
+    );
+    source.push(1);
+    source.push(2);
+    source.push(3);
+    await expect(sending.finished).rejects.toThrow("cannot translate");
+    expect(sent).toEqual(["1"]);
+    expect(log).toEqual(["stop"]);
   });
 
   it("read any other async iterator by next(), stopping it when left", async () => {

@@ -212,13 +212,13 @@ class MappedFlow<In, Out> implements MessageSink<In>, MessageFlow {
  * Each value of `source` expanded into any number of values (`expand`), then
  * those of `atEnd` once the source completes: a translator's output, without
  * a generator. One `then` per source value; values queued from one expansion
- * cost none. Stopping it stops the source.
+ * cost none; as a flow (flow()), no promise at all. Stopping it stops the source.
  */
 export function expandMessages<In, Out>(source: AsyncIterator<In>, expand: (value: In) => readonly Out[], atEnd: () => readonly Out[]): MessageStream<Out> {
   return new ExpandedMessages(source, expand, atEnd);
 }
 
-class ExpandedMessages<In, Out> implements MessageStream<Out> {
+class ExpandedMessages<In, Out> implements MessageStream<Out>, FlowingStream<Out> {
   #ready: readonly Out[] = [];
   #index = 0;
   #sourceOver = false;
@@ -279,6 +279,13 @@ class ExpandedMessages<In, Out> implements MessageStream<Out> {
     throw err;
   };
 
+  flow(sink: MessageSink<Out>): MessageFlow {
+    // Values already queued by next() come first; the source then flows in.
+    const queued = this.#ready.slice(this.#index);
+    this.#stop();
+    return new ExpandedFlow(queued, this.#sourceOver ? undefined : this.source, this.expand, this.atEnd, sink);
+  }
+
   #queue(values: readonly Out[]): void {
     this.#ready = values;
     this.#index = 0;
@@ -287,6 +294,138 @@ class ExpandedMessages<In, Out> implements MessageStream<Out> {
   #stop(): void {
     this.#ready = [];
     this.#index = 0;
+  }
+}
+
+/**
+ * An expanded stream flowing: each source value's expansion goes down at
+ * once; a consumer pausing mid-expansion holds the source back until the
+ * rest of it has gone down.
+ */
+class ExpandedFlow<In, Out> implements MessageSink<In>, MessageFlow {
+  #upstream: MessageFlow | undefined;
+  #paused = true;
+  /** The source's flow is held (as every flow starts): resumed once what is queued has gone down. */
+  #upstreamPaused = true;
+  #over = false;
+  /** The source is done (ended or failed): after what is queued, the end or `#failure`. */
+  #sourceDone = false;
+  #failure: { error: unknown } | undefined;
+  #index = 0;
+
+  constructor(
+    private queued: readonly Out[],
+    source: AsyncIterator<In> | undefined,
+    private readonly expand: (value: In) => readonly Out[],
+    private readonly atEnd: () => readonly Out[],
+    private readonly sink: MessageSink<Out>,
+  ) {
+    if (source === undefined) this.#sourceDone = true;
+    else this.#upstream = flowMessages(source, this);
+  }
+
+  value(value: In): void {
+    if (this.#over) return;
+    let values: readonly Out[];
+    try {
+      values = this.expand(value);
+    } catch (err) {
+      this.#stopSource();
+      this.#finish({ error: err });
+      return;
+    }
+    this.#queueAndDeliver(values);
+  }
+
+  end(): void {
+    if (this.#over || this.#sourceDone) return;
+    this.#sourceDone = true;
+    let values: readonly Out[];
+    try {
+      values = this.atEnd();
+    } catch (err) {
+      this.#finish({ error: err });
+      return;
+    }
+    this.#queueAndDeliver(values);
+  }
+
+  fail(err: unknown): void {
+    if (this.#over || this.#sourceDone) return;
+    this.#sourceDone = true;
+    this.#finish({ error: err });
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#holdSource();
+  }
+
+  resume(): void {
+    if (this.#over) return;
+    this.#paused = false;
+    this.#deliver();
+  }
+
+  stop(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.queued = [];
+    this.#stopSource();
+  }
+
+  /** Drops what is queued and fails once it is the consumer's turn (at once, unless paused). */
+  #finish(failure: { error: unknown }): void {
+    this.#sourceDone = true;
+    this.#failure = failure;
+    this.queued = [];
+    this.#index = 0;
+    this.#deliver();
+  }
+
+  #queueAndDeliver(values: readonly Out[]): void {
+    this.queued = this.#index < this.queued.length ? [...this.queued.slice(this.#index), ...values] : values;
+    this.#index = 0;
+    this.#deliver();
+  }
+
+  /** Hands down what is queued while not paused; then the end or failure, or more from the source. */
+  #deliver(): void {
+    while (!this.#paused && !this.#over && this.#index < this.queued.length) {
+      this.sink.value(this.queued[this.#index++] as Out);
+    }
+    if (this.#paused || this.#over) {
+      // Mid-expansion: no more from the source until this one has gone down.
+      this.#holdSource();
+      return;
+    }
+    this.queued = [];
+    this.#index = 0;
+    if (this.#sourceDone) {
+      this.#over = true;
+      const failure = this.#failure;
+      this.#failure = undefined;
+      if (failure === undefined) this.sink.end();
+      else this.sink.fail(failure.error);
+      return;
+    }
+    // Only a held source is resumed: one that is delivering (this runs inside its value()) goes on by itself.
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      this.#upstream?.resume();
+    }
+  }
+
+  #holdSource(): void {
+    if (this.#upstreamPaused) return;
+    this.#upstreamPaused = true;
+    this.#upstream?.pause();
+  }
+
+  #stopSource(): void {
+    if (this.#sourceDone) return;
+    this.#sourceDone = true;
+    this.#upstream?.stop();
   }
 }
 
