@@ -66,6 +66,31 @@ describe("flowing streams", () => {
     expect(await sending.finished).toBe("ended");
   });
 
+  it("end once when the producer, resumed after a pause, pushes and ends at once", () => {
+    let source: PushedMessages<number> | undefined;
+    const resumes: string[] = [];
+    source = new PushedMessages<number>(
+      {
+        pause: () => {},
+        // A producer with what it held ready: it hands it over and ends inside resume().
+        resume: () => {
+          resumes.push("resume");
+          source?.push(3);
+          source?.end();
+        },
+        stop: () => {},
+      },
+      1,
+    );
+    const { sink, heard } = recordingSink<number>();
+    const flow = flowMessages(source, sink);
+    source.push(1);
+    source.push(2);
+    flow.resume();
+    expect(resumes).toEqual(["resume"]);
+    expect(heard).toEqual(["value 1", "value 2", "value 3", "end"]);
+  });
+
   it("deliver a failure after the values queued before it, through the mapping's error", async () => {
     const { hooks } = producer();
     const source = new PushedMessages<number>(hooks);

@@ -299,133 +299,73 @@ class ExpandedMessages<In, Out> implements MessageStream<Out>, FlowingStream<Out
 
 /**
  * An expanded stream flowing: each source value's expansion goes down at
- * once; a consumer pausing mid-expansion holds the source back until the
- * rest of it has gone down.
+ * once, through a PushedMessages that holds what the consumer cannot take
+ * yet. Its high-water mark of one holds the source back as soon as one
+ * value waits, so a consumer pausing mid-expansion gets the rest of that
+ * expansion before anything more is taken from the source.
  */
 class ExpandedFlow<In, Out> implements MessageSink<In>, MessageFlow {
-  #upstream: MessageFlow | undefined;
-  #paused = true;
-  /** The source's flow is held (as every flow starts): resumed once what is queued has gone down. */
-  #upstreamPaused = true;
-  #over = false;
-  /** The source is done (ended or failed): after what is queued, the end or `#failure`. */
-  #sourceDone = false;
-  #failure: { error: unknown } | undefined;
-  #index = 0;
+  readonly #out: PushedMessages<Out>;
+  readonly #upstream: MessageFlow | undefined;
+  #started = false;
 
   constructor(
-    private queued: readonly Out[],
+    queued: readonly Out[],
     source: AsyncIterator<In> | undefined,
     private readonly expand: (value: In) => readonly Out[],
     private readonly atEnd: () => readonly Out[],
-    private readonly sink: MessageSink<Out>,
+    sink: MessageSink<Out>,
   ) {
-    if (source === undefined) this.#sourceDone = true;
+    this.#out = new PushedMessages<Out>({ pause: () => this.#upstream?.pause(), resume: () => this.#upstream?.resume(), stop: () => this.#upstream?.stop() }, 1);
+    for (const value of queued) this.#out.push(value);
+    // No source: next() had read it to its end, and `queued` holds what followed.
+    if (source === undefined) this.#out.end();
     else this.#upstream = flowMessages(source, this);
+    this.#out.flow(sink);
   }
 
   value(value: In): void {
-    if (this.#over) return;
     let values: readonly Out[];
     try {
       values = this.expand(value);
     } catch (err) {
-      this.#stopSource();
-      this.#finish({ error: err });
+      this.#upstream?.stop();
+      this.#out.fail(err);
       return;
     }
-    this.#queueAndDeliver(values);
+    for (const out of values) this.#out.push(out);
   }
 
   end(): void {
-    if (this.#over || this.#sourceDone) return;
-    this.#sourceDone = true;
     let values: readonly Out[];
     try {
       values = this.atEnd();
     } catch (err) {
-      this.#finish({ error: err });
+      this.#out.fail(err);
       return;
     }
-    this.#queueAndDeliver(values);
+    for (const out of values) this.#out.push(out);
+    this.#out.end();
   }
 
   fail(err: unknown): void {
-    if (this.#over || this.#sourceDone) return;
-    this.#sourceDone = true;
-    this.#finish({ error: err });
+    this.#out.fail(err);
   }
 
   pause(): void {
-    this.#paused = true;
-    this.#holdSource();
+    this.#out.pause();
   }
 
   resume(): void {
-    if (this.#over) return;
-    this.#paused = false;
-    this.#deliver();
+    this.#out.resume();
+    // The source's flow starts paused, as every flow does: from here on the buffer holds it back.
+    if (this.#started) return;
+    this.#started = true;
+    this.#upstream?.resume();
   }
 
   stop(): void {
-    if (this.#over) return;
-    this.#over = true;
-    this.queued = [];
-    this.#stopSource();
-  }
-
-  /** Drops what is queued and fails once it is the consumer's turn (at once, unless paused). */
-  #finish(failure: { error: unknown }): void {
-    this.#sourceDone = true;
-    this.#failure = failure;
-    this.queued = [];
-    this.#index = 0;
-    this.#deliver();
-  }
-
-  #queueAndDeliver(values: readonly Out[]): void {
-    this.queued = this.#index < this.queued.length ? [...this.queued.slice(this.#index), ...values] : values;
-    this.#index = 0;
-    this.#deliver();
-  }
-
-  /** Hands down what is queued while not paused; then the end or failure, or more from the source. */
-  #deliver(): void {
-    while (!this.#paused && !this.#over && this.#index < this.queued.length) {
-      this.sink.value(this.queued[this.#index++] as Out);
-    }
-    if (this.#paused || this.#over) {
-      // Mid-expansion: no more from the source until this one has gone down.
-      this.#holdSource();
-      return;
-    }
-    this.queued = [];
-    this.#index = 0;
-    if (this.#sourceDone) {
-      this.#over = true;
-      const failure = this.#failure;
-      this.#failure = undefined;
-      if (failure === undefined) this.sink.end();
-      else this.sink.fail(failure.error);
-      return;
-    }
-    // Only a held source is resumed: one that is delivering (this runs inside its value()) goes on by itself.
-    if (this.#upstreamPaused) {
-      this.#upstreamPaused = false;
-      this.#upstream?.resume();
-    }
-  }
-
-  #holdSource(): void {
-    if (this.#upstreamPaused) return;
-    this.#upstreamPaused = true;
-    this.#upstream?.pause();
-  }
-
-  #stopSource(): void {
-    if (this.#sourceDone) return;
-    this.#sourceDone = true;
-    this.#upstream?.stop();
+    this.#out.stop();
   }
 }
 
@@ -793,6 +733,8 @@ export class PushedMessages<T> implements MessageStream<T>, FlowingStream<T>, Me
     if (this.#paused) {
       this.#paused = false;
       this.producer.resume();
+      // A producer may push, end or fail at once when resumed: that delivery has run in there.
+      if (this.#sink !== sink || this.#flowPaused) return;
     }
     if (!this.#over) return;
     this.#sink = undefined;
