@@ -515,21 +515,7 @@ class LazyMessages<T> implements MessageStream<T>, FlowingStream<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#started !== undefined) return this.#started.next();
     if (this.#over) return done();
-    return this.#begin().then(
-      (started) => {
-        if (this.#over) {
-          // Stopped while starting: what started is stopped too.
-          stopQuietly(started);
-          return DONE;
-        }
-        this.#started = started;
-        return started.next();
-      },
-      (err: unknown) => {
-        this.#over = true;
-        throw err;
-      },
-    );
+    return this.whenStarted().then((started) => (started === undefined ? DONE : started.next()));
   }
 
   #begin(): Promise<AsyncIterator<T>> {
@@ -547,16 +533,17 @@ class LazyMessages<T> implements MessageStream<T>, FlowingStream<T> {
   }
 
   /**
-   * Starts for a flow (on its first resume()): what started, or undefined
-   * when the stream was stopped meanwhile (what started is stopped then).
-   * A failure to start ends the stream and rejects.
+   * Starts (once, for next() or a flow): what started, or undefined when the
+   * stream was stopped meanwhile (what started is stopped then). A failure
+   * to start ends the stream and rejects.
    */
-  startForFlow(): Promise<AsyncIterator<T> | undefined> {
+  whenStarted(): Promise<AsyncIterator<T> | undefined> {
     if (this.#started !== undefined) return Promise.resolve(this.#started);
     if (this.#over) return Promise.resolve(undefined);
     return this.#begin().then(
       (started) => {
         if (this.#over) {
+          // Stopped while starting: what started is stopped too.
           stopQuietly(started);
           return undefined;
         }
@@ -599,7 +586,7 @@ class LazyFlow<T> extends HandOverFlow<T> {
   protected begin(): void {
     if (this.#starting) return;
     this.#starting = true;
-    this.lazy.startForFlow().then(
+    this.lazy.whenStarted().then(
       (started) => {
         if (this.stopped) return;
         if (started === undefined) this.sink.end();
