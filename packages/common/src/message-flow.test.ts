@@ -67,16 +67,15 @@ describe("flowing streams", () => {
   });
 
   it("end once when the producer, resumed after a pause, pushes and ends at once", () => {
-    let source: PushedMessages<number> | undefined;
     const resumes: string[] = [];
-    source = new PushedMessages<number>(
+    const source: PushedMessages<number> = new PushedMessages<number>(
       {
         pause: () => {},
         // A producer with what it held ready: it hands it over and ends inside resume().
         resume: () => {
           resumes.push("resume");
-          source?.push(3);
-          source?.end();
+          source.push(3);
+          source.end();
         },
         stop: () => {},
       },

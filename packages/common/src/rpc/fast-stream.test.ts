@@ -57,16 +57,14 @@ function health(events: string[]): Partial<ServiceImpl<typeof Health>> {
   };
 }
 
-async function start(events: string[] = []) {
-  server = await startServer({
-    host: "127.0.0.1",
-    port: 0,
-    services: [],
-    routes: (router) => router.service(Health, health(events)),
-    maxMessageBytes: 1024 * 1024,
-    logger: silentLogger,
-  });
+/** Starts the test's server with these routes; its URL. */
+async function serve(routes: Parameters<typeof startServer>[0]["routes"]): Promise<string> {
+  server = await startServer({ host: "127.0.0.1", port: 0, services: [], routes, maxMessageBytes: 1024 * 1024, logger: silentLogger });
   return server.url;
+}
+
+function start(events: string[] = []) {
+  return serve((router) => router.service(Health, health(events)));
 }
 
 async function* oneStatusRequest(service: string) {
@@ -197,15 +195,8 @@ describe.each([
       },
       return: () => Promise.resolve({ done: true, value: undefined }),
     };
-    server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      services: [],
-      routes: (router) => router.service(Health, { watch: () => oneThenHold }),
-      maxMessageBytes: 1024 * 1024,
-      logger: silentLogger,
-    });
-    const stream = fastClient(server.url, multiplex).watch({ service: "held" })[Symbol.asyncIterator]();
+    const url = await serve((router) => router.service(Health, { watch: () => oneThenHold }));
+    const stream = fastClient(url, multiplex).watch({ service: "held" })[Symbol.asyncIterator]();
     expect((await stream.next()).value).toMatchObject({ status: Status.SERVING });
     // Waiting for the next message, as a slow stream does between tokens.
     await expect.poll(() => calls).toBe(2);
@@ -290,24 +281,18 @@ describe.each([
   it("holds a slow consumer's server back instead of buffering the stream, and still delivers all of it in order", async () => {
     const total = 600;
     let produced = 0;
-    server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      services: [],
-      routes: (router) =>
-        router.service(AdapterService, {
-          async *chatStream() {
-            // 64 KiB a message: the whole stream (37.5 MiB) is far more than any window or socket buffer on the way.
-            for (let i = 0; i < total; i++) {
-              produced++;
-              yield { chunk: { id: `${i} ${"x".repeat(64 * 1024)}` } };
-            }
-          },
-        }),
-      maxMessageBytes: 1024 * 1024,
-      logger: silentLogger,
-    });
-    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024, multiplex });
+    const url = await serve((router) =>
+      router.service(AdapterService, {
+        async *chatStream() {
+          // 64 KiB a message: the whole stream (37.5 MiB) is far more than any window or socket buffer on the way.
+          for (let i = 0; i < total; i++) {
+            produced++;
+            yield { chunk: { id: `${i} ${"x".repeat(64 * 1024)}` } };
+          }
+        },
+      }),
+    );
+    const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, multiplex });
     closers.push(() => transport.close());
     const messages = serviceClient(AdapterService, transport).chatStream({})[Symbol.asyncIterator]();
     const first = await messages.next();
@@ -326,15 +311,8 @@ describe.each([
 
   it("carries a flowing stream's messages from the server's source to the caller's sink with no promise per message", async () => {
     const source = new PushedMessages<{ chunk: { id: string } }>({ pause: () => {}, resume: () => {}, stop: () => {} });
-    server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      services: [],
-      routes: (router) => router.service(AdapterService, { chatStream: () => source }),
-      maxMessageBytes: 1024 * 1024,
-      logger: silentLogger,
-    });
-    const transport = createServiceTransport(server.url, { maxMessageBytes: 1024 * 1024, multiplex });
+    const url = await serve((router) => router.service(AdapterService, { chatStream: () => source }));
+    const transport = createServiceTransport(url, { maxMessageBytes: 1024 * 1024, multiplex });
     closers.push(() => transport.close());
     const ids: string[] = [];
     let arrived: (() => void) | undefined;
